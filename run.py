@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Set up and run tinygrad_ae's main jobs on a machine that has nothing but Python.
+
+    python3 run.py demo     # the denoising demo: pictures in examples/out/
+    python3 run.py test     # the test suite (extra arguments go to pytest)
+    python3 run.py bench    # the speed benchmark (installs the optional PyTorch baseline)
+
+Each command creates the virtual environment .venv/ on first use, installs the package and
+its test tools into it, and makes sure the Graphviz ``dot`` program is there for the
+pictures (installing Debian's ``graphviz`` package when run as root, otherwise saying how).
+Only the standard library is used here, because nothing else is installed yet.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".installed"
+
+
+def say(message: str) -> None:
+    print(f"[run.py] {message}", flush=True)
+
+
+def ensure_venv(extras: str) -> None:
+    """Create .venv and install the package with ``extras`` unless it is already current."""
+    if not PYTHON.exists():
+        say(f"creating a virtual environment in {VENV}")
+        try:
+            venv.create(VENV, with_pip=True)
+        except Exception as error:  # Debian's python3 without python3-venv lands here
+            sys.exit(f"could not create {VENV}: {error}\nOn Debian/Ubuntu: apt-get install python3-venv")
+    wanted = f"{extras}\n{(ROOT / 'pyproject.toml').stat().st_mtime}"
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    say(f"installing tinygrad_ae[{extras}] into {VENV} (first run only)")
+    subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[{extras}]"], check=True)
+    STAMP.write_text(wanted)
+
+
+def ensure_graphviz() -> bool:
+    """Make sure ``dot`` exists; install Debian's package when we are root. True if present."""
+    if shutil.which("dot"):
+        return True
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        say("Graphviz 'dot' not found: installing Debian's graphviz package")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "graphviz"], check=False, env=env)
+        if shutil.which("dot"):
+            return True
+    say("Graphviz 'dot' not found, so pictures are NOT rendered (their DOT text still is) and "
+        "rendering tests are skipped. Install it: 'sudo apt-get install graphviz' (Debian/"
+        "Ubuntu), 'brew install graphviz' (macOS) or 'conda install graphviz'.")
+    return False
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("demo", "test", "bench"):
+        print(__doc__)
+        return 2
+    command, rest = argv[0], argv[1:]
+    ensure_venv("test,bench" if command == "bench" else "test")
+    ensure_graphviz()
+    if command == "demo":
+        script = ROOT / "examples" / "denoising_demo.py"
+        return subprocess.run([str(PYTHON), str(script), *rest], cwd=ROOT).returncode
+    if command == "test":
+        return subprocess.run([str(PYTHON), "-m", "pytest", *rest], cwd=ROOT).returncode
+    return subprocess.run([str(PYTHON), str(ROOT / "benchmarks" / "bench_training.py"), *rest], cwd=ROOT).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
