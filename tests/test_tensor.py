@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
-from tinygrad_ae import Tensor, concatenate, stack
+from tinygrad_ae import Tensor, concatenate, gradcheck, stack
 
 
 def test_default_dtype_is_float32_and_float64_arrays_are_kept():
@@ -106,3 +106,14 @@ def test_float32_stays_float32_through_a_training_like_expression():
     assert loss.dtype == np.float32
     loss.backward()
     assert W.grad.dtype == np.float32 and b.grad.dtype == np.float32
+
+
+def test_ties_share_the_gradient_as_central_differences_see_it():
+    x = Tensor(np.array([1.0, 3.0, 3.0]), requires_grad=True)
+    x.max().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.5, 0.5])
+    assert gradcheck(lambda t: t.max(), Tensor(np.array([1.0, 3.0, 3.0]), requires_grad=True))
+    a = Tensor(np.array([2.0]), requires_grad=True)
+    b = Tensor(np.array([2.0]), requires_grad=True)
+    a.maximum(b).sum().backward()
+    assert a.grad.item() == 0.5 and b.grad.item() == 0.5
