@@ -86,7 +86,7 @@ def test_exp_based_ops_stay_finite_without_warnings_at_1e4(dtype, op):
     assert y.dtype == dtype
     assert np.isfinite(y.data).all() and np.isfinite(x.grad).all()
     if op == "sigmoid":
-        assert y.data[0] == 0.0 and y.data[-1] == 1.0 and y.data[2] == 0.5
+        assert 0 <= y.data[0] < 1e-38 and y.data[-1] == 1.0 and y.data[2] == 0.5
 
 
 def test_index_with_a_tensor_and_repeated_indices():

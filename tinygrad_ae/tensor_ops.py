@@ -50,16 +50,14 @@ class TensorOps:
         return ops.Add.apply(self, self._lift(other))
 
     def sub(self, other):
-        """Elementwise ``self - other``, composed as ``self + (-other)``.
+        """Elementwise ``self - other`` with broadcasting.
 
         Example:
             >>> from tinygrad_ae import Tensor
             >>> (Tensor([5.0]) - 2).item()
             3.0
         """
-        if not isinstance(other, TensorOps):  # a constant: negate the numbers, not a node
-            return ops.Add.apply(self, self._lift(-np.asarray(other)))
-        return ops.Add.apply(self, other.neg())
+        return ops.Sub.apply(self, self._lift(other))
 
     def neg(self):
         """``-self``, composed as ``self * -1``. ``(-Tensor([2.0])).item() == -2.0``."""
