@@ -24,6 +24,11 @@ from .gradcheck import GradcheckError, gradcheck
 from .tensor import Tensor
 from .tensor_ops import concatenate, stack
 from .viz import GraphvizNotFoundError, draw_graph, render
+from .layers import Dense, ReLU, Sigmoid, Softmax, Tanh, Linear
+from .losses import bce, cross_entropy, mse
+from .optim import SGD, Adam
+from .nn import MLP
+from .dataset import Dataset
 
 __version__ = "0.1.0"
 
@@ -39,4 +44,17 @@ __all__ = [
     "draw_graph",
     "render",
     "GraphvizNotFoundError",
+    "Dense",
+    "ReLU",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+    "Linear",
+    "mse",
+    "bce",
+    "cross_entropy",
+    "SGD",
+    "Adam",
+    "MLP",
+    "Dataset",
 ]

@@ -1,0 +1,284 @@
+"""``MLP``: a stack of ``Dense`` layers that can be printed, drawn, trained, saved and loaded.
+
+The seed notebook's API (``addLayer``, ``plotGraph``, ``load``, ``predict``, ``print``) with
+snake_case aliases. Training lives in ``training.py``, the file format in
+``serialization.py``, the picture in ``architecture.py``; this class ties them together.
+
+Example:
+    >>> from tinygrad_ae import MLP, Dense
+    >>> nn = MLP()
+    >>> nn.addLayer(Dense(6, 3, seed=0))
+    >>> nn.addLayer(Dense(3, 6, activation="sigmoid", seed=1))
+    >>> nn.predict([0.0] * 6).shape
+    (6,)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .autograd import no_grad
+from .layers import Dense
+from .tensor import Tensor
+
+HEADER = " MULTI LAYER PERCEPTRON (MLP) ".center(70, "-")
+
+
+class MLP:
+    """A multi-layer perceptron: ``Dense`` layers applied one after another.
+
+    Example:
+        >>> from tinygrad_ae import Dense
+        >>> model = MLP([Dense(784, 10, seed=0), Dense(10, 784, activation="sigmoid", seed=0)])
+        >>> model.num_parameters
+        16474
+    """
+
+    def __init__(self, layers=None):
+        self.layers: list[Dense] = []
+        for layer in layers or []:
+            self.addLayer(layer)
+
+    # ------------------------------------------------------------------ building
+
+    def addLayer(self, layer: Dense) -> None:
+        """Append a layer; its input size must equal the previous layer's output size.
+
+        Example:
+            >>> from tinygrad_ae import Dense
+            >>> nn = MLP(); nn.addLayer(Dense(6, 3))
+            >>> nn.addLayer(Dense(4, 6))
+            Traceback (most recent call last):
+            ...
+            ValueError: layer 2 (Dense(4, 6, activation='ReLU')) takes 4 inputs, but layer 1 gives 3 outputs; use Dense(3, ...)
+        """
+        if not all(hasattr(layer, a) for a in ("in_features", "out_features", "named_parameters")):
+            raise TypeError(f"addLayer needs a layer such as Dense(in, out), got {layer!r}")
+        if self.layers and layer.in_features != self.layers[-1].out_features:
+            previous = self.layers[-1].out_features
+            raise ValueError(
+                f"layer {len(self.layers) + 1} ({layer!r}) takes {layer.in_features} inputs, but layer "
+                f"{len(self.layers)} gives {previous} outputs; use Dense({previous}, ...)"
+            )
+        self.layers.append(layer)
+        for name, tensor in layer.named_parameters():  # names like "layer2.W", for pictures
+            tensor.name = f"layer{len(self.layers)}.{name}"
+
+    add_layer = addLayer
+
+    @property
+    def layer_sizes(self) -> list:
+        """``[inputs, outputs of layer 1, ..., outputs of the last layer]``, e.g. ``[784, 10, 784]``."""
+        if not self.layers:
+            return []
+        return [self.layers[0].in_features] + [layer.out_features for layer in self.layers]
+
+    def named_parameters(self) -> list:
+        """``[("layer1.W", W), ("layer1.b", b), ...]``: every trainable tensor by its path."""
+        return [(f"layer{i}.{name}", t) for i, layer in enumerate(self.layers, 1) for name, t in layer.named_parameters()]
+
+    def parameters(self) -> list:
+        """Every trainable tensor, for an optimizer: ``Adam(model.parameters())``."""
+        return [t for _, t in self.named_parameters()]
+
+    @property
+    def num_parameters(self) -> int:
+        """Total number of weights and biases."""
+        return sum(t.size for t in self.parameters())
+
+    def zero_grad(self) -> None:
+        """Reset every parameter's gradient to zero."""
+        for t in self.parameters():
+            t.zero_grad()
+
+    # ------------------------------------------------------------------ computing
+
+    def _require_layers(self):
+        if not self.layers:
+            raise RuntimeError("this MLP has no layers yet: add some with addLayer(Dense(...)) or load(...) a model")
+
+    def forward(self, x) -> Tensor:
+        """The network's output as a Tensor, recording the graph for ``backward``.
+
+        Example:
+            >>> from tinygrad_ae import Dense, Tensor
+            >>> MLP([Dense(4, 2)]).forward(Tensor.ones(3, 4)).shape
+            (3, 2)
+        """
+        self._require_layers()
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    __call__ = forward
+
+    def predict(self, x) -> np.ndarray:
+        """Numpy in, numpy out, no graph recorded: one input ``(features,)`` or a batch ``(n, features)``.
+
+        Example:
+            >>> from tinygrad_ae import Dense
+            >>> model = MLP([Dense(4, 2)])
+            >>> model.predict([1, 2, 3, 4]).shape, model.predict(np.ones((5, 4))).shape
+            ((2,), (5, 2))
+        """
+        self._require_layers()
+        data = x.data if isinstance(x, Tensor) else np.asarray(x, dtype=np.float32)
+        expected = self.layers[0].in_features
+        if data.ndim not in (1, 2) or data.shape[-1] != expected:
+            hint = " (flatten a 28x28 image with .reshape(-1) or a batch with .reshape(len(x), -1))" if data.size % expected == 0 else ""
+            raise ValueError(f"predict expects shape ({expected},) or (n, {expected}), got {data.shape}{hint}")
+        with no_grad():
+            out = self.forward(Tensor(data.reshape(1, -1) if data.ndim == 1 else data))
+        return out.data[0] if data.ndim == 1 else out.data
+
+    # ------------------------------------------------------------------ describing
+
+    def __str__(self) -> str:
+        """The seed notebook's text block: a header, then one block per layer."""
+        lines = [HEADER, f"HIDDEN LAYERS = {max(len(self.layers) - 2, 0)}", f"TOTAL PARAMETERS = {self.num_parameters}"]
+        for i, layer in enumerate(self.layers, 1):
+            title = f"DENSE {layer.in_features} -> {layer.out_features} [{layer.activation.name}]"
+            rule = "-" * (len(title) + 1)
+            lines += [
+                f"*** {i}. Layer: ***", rule, title, rule,
+                f"Total parameters: {layer.num_parameters}",
+                f"---> WEIGHTS: {layer.W.shape}",
+                f"---> BIASES: {layer.b.shape}",
+                rule,
+            ]
+        lines.append("-" * 70)
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"MLP({self.layers!r})"
+
+    def summary(self) -> str:
+        """A Keras-style table: one row per layer with its output shape and parameter count.
+
+        Example:
+            >>> from tinygrad_ae import Dense
+            >>> print(MLP([Dense(4, 2)]).summary().splitlines()[2])
+            layer1  Dense 4 -> 2 (ReLU) (None, 2)           10
+        """
+        kinds = [f"Dense {l.in_features} -> {l.out_features} ({l.activation.name})" for l in self.layers]
+        width = max([len("Type")] + [len(k) for k in kinds])
+        header = f"{'Layer':<7} {'Type':<{width}} {'Output shape':<13} {'Params':>8}"
+        rows = [header, "=" * len(header)]
+        for i, (layer, kind) in enumerate(zip(self.layers, kinds), 1):
+            shape = str((None, layer.out_features))
+            rows.append(f"{'layer' + str(i):<7} {kind:<{width}} {shape:<13} {layer.num_parameters:>8}")
+        rows += ["=" * len(header), f"Total params: {self.num_parameters:,}"]
+        return "\n".join(rows)
+
+    def plotGraph(self, filename: str = "", max_units: int = 12):
+        """The network's architecture as a picture: input red, hidden (latent) blue, output green.
+
+        Returns a ``graphviz.Digraph`` (Jupyter shows it). With a ``filename``, also renders
+        it there (format from the suffix, SVG by default).
+
+        Example:
+            >>> from tinygrad_ae import Dense
+            >>> nn = MLP([Dense(6, 3), Dense(3, 6)])
+            >>> "digraph" in nn.plotGraph("").source
+            True
+        """
+        from .architecture import draw_architecture
+        from .viz import render
+
+        self._require_layers()
+        graph = draw_architecture(self.layer_sizes, [layer.activation.name for layer in self.layers], max_units=max_units)
+        if filename:
+            render(graph, filename)
+        return graph
+
+    plot_graph = plotGraph
+
+    # ------------------------------------------------------------------ training and files
+
+    def fit(self, data, y=None, **options):
+        """Train the model; see :func:`tinygrad_ae.training.fit` for the options.
+
+        Example:
+            >>> from tinygrad_ae import Dense
+            >>> model = MLP([Dense(2, 1, activation="linear", seed=0)])
+            >>> x = np.random.default_rng(0).random((64, 2), dtype=np.float32)
+            >>> history = model.fit(x, x.sum(axis=1, keepdims=True), epochs=3, verbose=False)
+            >>> len(history["train_loss"])
+            3
+        """
+        from .training import fit
+
+        return fit(self, data, y, **options)
+
+    def evaluate(self, x, y, loss="mse", batch_size: int = 1000) -> float:
+        """The mean loss over ``(x, y)``, computed in batches without recording a graph.
+
+        Example:
+            >>> from tinygrad_ae import Dense
+            >>> model = MLP([Dense(2, 2, activation="linear")])
+            >>> model.evaluate(np.zeros((3, 2)), np.zeros((3, 2)))
+            0.0
+        """
+        from .losses import get_loss
+
+        loss_fn = get_loss(loss)
+        x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32)
+        total = 0.0
+        with no_grad():
+            for start in range(0, len(x), batch_size):
+                xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+                total += loss_fn(self.forward(Tensor(xb)), Tensor(yb)).item() * len(xb)
+        return total / max(len(x), 1)
+
+    def save(self, path, metadata: dict | None = None) -> str:
+        """Write the model to one ``.npz`` file (arrays plus the architecture as JSON), atomically.
+
+        Example:
+            >>> import os, tempfile
+            >>> from tinygrad_ae import Dense
+            >>> path = MLP([Dense(2, 2)]).save(os.path.join(tempfile.mkdtemp(), "tiny"))
+            >>> path.endswith("tiny.npz")
+            True
+        """
+        from .serialization import save_model
+
+        self._require_layers()
+        architecture = {"layers": [
+            {"type": "Dense", "in_features": layer.in_features, "out_features": layer.out_features,
+             "activation": layer.activation.name} for layer in self.layers]}
+        arrays = {name: t.data for name, t in self.named_parameters()}
+        return str(save_model(path, architecture, arrays, metadata or {}))
+
+    def load(self, name_or_path) -> "MLP":
+        """Replace this model's layers with a saved model: a shipped one by name, or any path.
+
+        Nothing changes if the file is missing, corrupt or not a model. Returns ``self``;
+        the file's metadata (how it was trained, its test metrics) is in ``self.metadata``.
+
+        Example:
+            >>> import os, tempfile
+            >>> from tinygrad_ae import Dense
+            >>> path = MLP([Dense(2, 3, seed=0)]).save(os.path.join(tempfile.mkdtemp(), "m"))
+            >>> MLP().load(path).layer_sizes
+            [2, 3]
+        """
+        from .serialization import load_model
+
+        architecture, arrays, metadata = load_model(name_or_path)
+        layers = []
+        try:
+            for i, spec in enumerate(architecture["layers"], 1):
+                layer = Dense(spec["in_features"], spec["out_features"], activation=spec["activation"])
+                for name, tensor in layer.named_parameters():
+                    array = arrays[f"layer{i}.{name}"]
+                    if array.shape != tensor.shape:
+                        raise ValueError(f"layer{i}.{name} has shape {array.shape}, expected {tensor.shape}")
+                    tensor.data = np.array(array, dtype=np.float32)
+                layers.append(layer)
+            candidate = MLP(layers)  # validates that consecutive sizes match
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{name_or_path}: not a valid tinygrad_ae MLP file ({error})") from None
+        self.layers = candidate.layers
+        self.metadata = metadata
+        return self

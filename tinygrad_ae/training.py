@@ -1,0 +1,196 @@
+"""The training loop behind ``MLP.fit``: epochs of mini-batch steps, progress, history, Ctrl-C.
+
+One step is the four lines every framework shares::
+
+    optimizer.zero_grad()
+    loss = loss_fn(model(x), y)
+    loss.backward()
+    optimizer.step()
+
+Example:
+    >>> import numpy as np
+    >>> from tinygrad_ae import MLP, Dense
+    >>> x = np.random.default_rng(0).random((256, 4), dtype=np.float32)
+    >>> model = MLP([Dense(4, 2, seed=0), Dense(2, 4, activation="sigmoid", seed=1)])
+    >>> history = model.fit(x, x, epochs=2, batch_size=32, verbose=False)
+    >>> history["train_loss"][1] < history["train_loss"][0]
+    True
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .losses import get_loss
+from .tensor import Tensor
+
+
+class History(dict):
+    """Per-epoch figures of a ``fit`` run: ``history["train_loss"]``, ``["test_loss"]``,
+    ``["seconds"]``; ``interrupted`` says whether Ctrl-C ended it early.
+
+    Example:
+        >>> h = History(train_loss=[0.5, 0.3], test_loss=[0.6, 0.4], seconds=[1.0, 1.0])
+        >>> h.epochs
+        2
+    """
+
+    interrupted = False
+
+    @property
+    def epochs(self) -> int:
+        """Number of completed epochs."""
+        return len(self.get("train_loss", []))
+
+    def plot(self, path=None, title: str = "Training history"):
+        """A matplotlib figure of train and test loss per epoch; saved to ``path`` if given.
+
+        Example:
+            >>> import matplotlib; matplotlib.use("Agg")
+            >>> fig = History(train_loss=[0.5, 0.3], test_loss=[0.6, 0.4]).plot()
+            >>> fig.axes[0].get_ylabel()
+            'loss'
+        """
+        import matplotlib.pyplot as plt
+
+        from .files import atomic_writer
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        epochs = np.arange(1, self.epochs + 1)
+        ax.plot(epochs, self["train_loss"], marker="o", label="train")
+        if any(v is not None for v in self.get("test_loss", [])):
+            ax.plot(epochs, self["test_loss"], marker="s", label="test")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        if path is not None:
+            fmt = str(path).rsplit(".", 1)[-1] if "." in str(path) else "png"
+            with atomic_writer(path) as f:
+                fig.savefig(f, format=fmt, dpi=120)
+        return fig
+
+
+class _StopOnCtrlC:
+    """Turns the first Ctrl-C into a flag checked between steps, so a step is never cut in half
+    (half-updated parameters); a second Ctrl-C interrupts at once as usual."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def _array_batches(x, y, batch_size, rng):
+    order = rng.permutation(len(x))
+    for start in range(0, len(x), batch_size):
+        rows = order[start:start + batch_size]
+        yield x[rows], y[rows]
+
+
+def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, batch_size: int = 32,
+        autoencoder: bool = False, noise: float = 0.0, validation_data=None, verbose=None,
+        checkpoint=None, seed=None) -> History:
+    """Train ``model`` for ``epochs`` passes over the data and return the :class:`History`.
+
+    Args:
+        data: a :class:`~tinygrad_ae.Dataset` (its ``batch_size`` and shuffling are used, and
+            ``autoencoder``/``noise`` are passed to its ``batches``), or an array ``x`` with
+            targets ``y`` (shuffled each epoch with ``seed``, in batches of ``batch_size``).
+        loss: "mse", "bce", "cross_entropy" or a function ``(prediction, target) -> Tensor``.
+        optimizer: default ``Adam(model.parameters(), lr=1e-3)``.
+        validation_data: ``(x, y)`` for the test loss after each epoch. With a Dataset it
+            defaults to its test set (noisy inputs with a fixed noise seed, so the figure
+            is comparable from epoch to epoch).
+        verbose: progress bar and a line per epoch; default: only when stderr is a terminal.
+        checkpoint: a path; the model is saved there after every completed epoch.
+
+    Ctrl-C stops after the current step: the model stays usable and ``history.interrupted``
+    is True. Example in the module docstring.
+    """
+    from .dataset import Dataset, add_noise
+    from .optim import Adam
+
+    loss_fn = get_loss(loss)
+    optimizer = optimizer or Adam(model.parameters(), lr=1e-3)
+    if not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs must be a whole number >= 0, got {epochs!r}")
+    if verbose is None:
+        verbose = sys.stderr.isatty()
+    rng = np.random.default_rng(seed)
+
+    if isinstance(data, Dataset):
+        def epoch_batches():
+            # fit reports the test loss on the whole test set, so per-step test batches are skipped
+            for train_batch, _ in data.batches(autoencoder=autoencoder, noise=noise, test_batches=False):
+                yield train_batch
+        steps = data.steps_per_epoch
+        if validation_data is None:
+            x_test, labels = data.test
+            targets = x_test if autoencoder else np.eye(10, dtype=np.float32)[labels]
+            validation_data = (add_noise(x_test, noise, np.random.default_rng(0)), targets)
+    else:
+        if y is None:
+            raise ValueError("fit(x, y): give the targets y (for an autoencoder, y = x)")
+        x, y = np.asarray(data, dtype=np.float32), np.asarray(y, dtype=np.float32)
+        if len(x) != len(y):
+            raise ValueError(f"fit: x has {len(x)} rows but y has {len(y)}")
+
+        def epoch_batches():
+            return _array_batches(x, y, batch_size, rng)
+        steps = -(-len(x) // batch_size)
+
+    history = History(train_loss=[], test_loss=[], seconds=[])
+    with _StopOnCtrlC() as stop:
+        for epoch in range(1, epochs + 1):
+            started, total, count = time.perf_counter(), 0.0, 0
+            bar = tqdm(epoch_batches(), total=steps, desc=f"epoch {epoch}/{epochs}", disable=not verbose,
+                       leave=False, unit="step", mininterval=0.5)
+            for xb, yb in bar:
+                optimizer.zero_grad()
+                batch_loss = loss_fn(model(Tensor(xb)), Tensor(yb))
+                batch_loss.backward()
+                optimizer.step()
+                total += batch_loss.item() * len(xb)
+                count += len(xb)
+                if stop.requested:
+                    break
+            bar.close()
+            if stop.requested:
+                history.interrupted = True
+                break
+            history["train_loss"].append(total / max(count, 1))
+            history["test_loss"].append(model.evaluate(*validation_data, loss=loss_fn) if validation_data else None)
+            history["seconds"].append(time.perf_counter() - started)
+            if checkpoint is not None:
+                model.save(checkpoint, metadata={"epoch": epoch, "history": dict(history)})
+            if verbose:
+                test = history["test_loss"][-1]
+                tqdm.write(f"epoch {epoch}/{epochs}  train loss {history['train_loss'][-1]:.5f}"
+                           + (f"  test loss {test:.5f}" if test is not None else "")
+                           + f"  ({history['seconds'][-1]:.1f} s)")
+    if history.interrupted and verbose:
+        tqdm.write(f"stopped by Ctrl-C after {history.epochs} complete epochs; the model keeps its last step")
+    return history
