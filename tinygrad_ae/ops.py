@@ -169,6 +169,21 @@ class Log(Function):
         return (grad / self.saved,)
 
 
+class ReLU(Function):
+    """max(a, 0). d/da = 1 where a > 0, else 0 (0 at a == 0, as in PyTorch).
+
+    A primitive, though ``a * (a > 0)`` would compute it: that gives -0.0 for negative
+    inputs, which prints confusingly, and takes an extra array for the mask.
+    """
+
+    def forward(self, a):
+        self.saved = a > 0
+        return np.maximum(a, 0)
+
+    def backward(self, grad):
+        return (grad * self.saved,)
+
+
 # Largest x with exp(x) finite, a little under log(max float), per dtype.
 _EXP_LIMIT = {np.dtype(np.float32): 88.0, np.dtype(np.float64): 709.0}
 

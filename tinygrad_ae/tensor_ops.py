@@ -161,15 +161,14 @@ class TensorOps:
         return ops.Mul.apply(self, self._constant(np.sign(self.data), "sign"))
 
     def relu(self):
-        """max(x, 0), composed as ``x * (x > 0)``: the mask is a constant, so the gradient is
-        the mask itself (0 at x == 0, as in PyTorch).
+        """max(x, 0) elementwise; the gradient is 0 at x == 0, as in PyTorch.
 
         Example:
             >>> from tinygrad_ae import Tensor
             >>> Tensor([-1.0, 2.0]).relu().data
             array([0., 2.], dtype=float32)
         """
-        return ops.Mul.apply(self, self._constant(self.data > 0, "relu mask"))
+        return ops.ReLU.apply(self)
 
     def sigmoid(self):
         """Elementwise 1 / (1 + e^-x), safe for any x. ``Tensor([0.0]).sigmoid().item() == 0.5``."""
