@@ -25,6 +25,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".installed"
+FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 
 
 def say(message: str) -> None:
@@ -47,21 +48,33 @@ def ensure_venv(extras: str) -> None:
     STAMP.write_text(wanted)
 
 
+def apt_install(package: str) -> bool:
+    """Install a Debian package when we are root on a Debian-like system; True on success."""
+    if not (shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0):
+        return False
+    say(f"installing Debian's {package} package")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    if subprocess.run(["apt-get", "install", "-y", "-qq", package], env=env).returncode != 0:
+        subprocess.run(["apt-get", "update", "-qq"], env=env)  # a stale package list, perhaps
+        return subprocess.run(["apt-get", "install", "-y", "-qq", package], env=env).returncode == 0
+    return True
+
+
 def ensure_graphviz() -> bool:
-    """Make sure ``dot`` exists; install Debian's package when we are root. True if present."""
-    if shutil.which("dot"):
+    """Make sure ``dot`` exists, installing it when we can. True if present."""
+    if shutil.which("dot") or (apt_install("graphviz") and shutil.which("dot")):
         return True
-    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
-        say("Graphviz 'dot' not found: installing Debian's graphviz package")
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "graphviz"], check=False, env=env)
-        if shutil.which("dot"):
-            return True
     say("Graphviz 'dot' not found, so pictures are NOT rendered (their DOT text still is) and "
         "rendering tests are skipped. Install it: 'sudo apt-get install graphviz' (Debian/"
         "Ubuntu), 'brew install graphviz' (macOS) or 'conda install graphviz'.")
     return False
+
+
+def ensure_fashion_mnist() -> None:
+    """Debian ships Fashion-MNIST as a package; its test is skipped without it."""
+    if not Path(FASHION_MNIST).is_dir() and not apt_install("dataset-fashion-mnist"):
+        say(f"Fashion-MNIST not found in {FASHION_MNIST}: its test is skipped "
+            "(Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist)")
 
 
 def main(argv: list[str]) -> int:
@@ -75,6 +88,7 @@ def main(argv: list[str]) -> int:
         script = ROOT / "examples" / "denoising_demo.py"
         return subprocess.run([str(PYTHON), str(script), *rest], cwd=ROOT).returncode
     if command == "test":
+        ensure_fashion_mnist()
         return subprocess.run([str(PYTHON), "-m", "pytest", *rest], cwd=ROOT).returncode
     return subprocess.run([str(PYTHON), str(ROOT / "benchmarks" / "bench_training.py"), *rest], cwd=ROOT).returncode
 
