@@ -29,6 +29,7 @@ from .losses import bce, cross_entropy, mse
 from .optim import SGD, Adam
 from .nn import MLP
 from .dataset import Dataset
+from .threads import blas_threads
 
 __version__ = "0.1.0"
 
@@ -57,4 +58,5 @@ __all__ = [
     "Adam",
     "MLP",
     "Dataset",
+    "blas_threads",
 ]

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from .losses import get_loss
 from .tensor import Tensor
+from .threads import blas_threads as limit_blas_threads
 
 
 class History(dict):
@@ -112,7 +113,7 @@ def _array_batches(x, y, batch_size, rng):
 
 def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, batch_size: int = 32,
         autoencoder: bool = False, noise: float = 0.0, validation_data=None, verbose=None,
-        checkpoint=None, seed=None) -> History:
+        checkpoint=None, seed=None, lr_schedule=None, blas_threads: int | None = 1) -> History:
     """Train ``model`` for ``epochs`` passes over the data and return the :class:`History`.
 
     Args:
@@ -124,8 +125,13 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
         validation_data: ``(x, y)`` for the test loss after each epoch. With a Dataset it
             defaults to its test set (noisy inputs with a fixed noise seed, so the figure
             is comparable from epoch to epoch).
-        verbose: progress bar and a line per epoch; default: only when stderr is a terminal.
+        verbose: True for a progress bar and a line per epoch, False for silence; by
+            default (None) a line per epoch, and the bar only when stderr is a terminal.
         checkpoint: a path; the model is saved there after every completed epoch.
+        lr_schedule: a function ``epoch (0-based) -> learning rate``, applied to the
+            optimizer's ``lr`` before each epoch (``history["lr"]`` records it).
+        blas_threads: threads numpy's BLAS may use while training (see ``threads.py``:
+            one is fastest for small networks); None leaves numpy's setting alone.
 
     Ctrl-C stops after the current step: the model stays usable and ``history.interrupted``
     is True. Example in the module docstring.
@@ -137,8 +143,8 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
     optimizer = optimizer or Adam(model.parameters(), lr=1e-3)
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be a whole number >= 0, got {epochs!r}")
-    if verbose is None:
-        verbose = sys.stderr.isatty()
+    show_bar = sys.stderr.isatty() if verbose is None else bool(verbose)
+    show_lines = verbose is not False
     rng = np.random.default_rng(seed)
 
     if isinstance(data, Dataset):
@@ -162,11 +168,13 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
             return _array_batches(x, y, batch_size, rng)
         steps = -(-len(x) // batch_size)
 
-    history = History(train_loss=[], test_loss=[], seconds=[])
-    with _StopOnCtrlC() as stop:
+    history = History(train_loss=[], test_loss=[], seconds=[], lr=[])
+    with _StopOnCtrlC() as stop, limit_blas_threads(blas_threads):
         for epoch in range(1, epochs + 1):
+            if lr_schedule is not None:
+                optimizer.lr = lr_schedule(epoch - 1)
             started, total, count = time.perf_counter(), 0.0, 0
-            bar = tqdm(epoch_batches(), total=steps, desc=f"epoch {epoch}/{epochs}", disable=not verbose,
+            bar = tqdm(epoch_batches(), total=steps, desc=f"epoch {epoch}/{epochs}", disable=not show_bar,
                        leave=False, unit="step", mininterval=0.5)
             for xb, yb in bar:
                 optimizer.zero_grad()
@@ -184,13 +192,14 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
             history["train_loss"].append(total / max(count, 1))
             history["test_loss"].append(model.evaluate(*validation_data, loss=loss_fn) if validation_data else None)
             history["seconds"].append(time.perf_counter() - started)
+            history["lr"].append(optimizer.lr)
             if checkpoint is not None:
                 model.save(checkpoint, metadata={"epoch": epoch, "history": dict(history)})
-            if verbose:
+            if show_lines:
                 test = history["test_loss"][-1]
                 tqdm.write(f"epoch {epoch}/{epochs}  train loss {history['train_loss'][-1]:.5f}"
                            + (f"  test loss {test:.5f}" if test is not None else "")
-                           + f"  ({history['seconds'][-1]:.1f} s)")
-    if history.interrupted and verbose:
+                           + f"  lr {optimizer.lr:g}  ({history['seconds'][-1]:.1f} s)", file=sys.stdout)
+    if history.interrupted and show_lines:
         tqdm.write(f"stopped by Ctrl-C after {history.epochs} complete epochs; the model keeps its last step")
     return history
