@@ -122,7 +122,7 @@ def main(argv=None) -> dict:
         "activations": [layer.activation.name for layer in model.layers],
         "parameters": model.num_parameters,
         "training": {
-            "command": "python examples/train_denoising_autoencoder.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "command": " ".join(["python examples/train_denoising_autoencoder.py", *(argv if argv is not None else sys.argv[1:])]),
             "data": f"MNIST train, {args.train_size} images, noise std {args.noise} clipped to [0, 1]",
             "loss": "mse", "optimizer": "Adam", "lr": args.lr, "lr_schedule": "halved at 50%, 70%, 85% of epochs",
             "batch_size": args.batch_size, "epochs": history.epochs, "seed": args.seed,
