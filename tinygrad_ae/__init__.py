@@ -19,6 +19,7 @@ Example:
     array([2., 4., 6.], dtype=float32)
 """
 
+from . import memory
 from .autograd import Function, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck
 from .tensor import Tensor
@@ -32,6 +33,10 @@ from .dataset import Dataset
 from .threads import blas_threads
 
 __version__ = "0.1.0"
+
+# Keep the freed blocks of a training step's temporaries for reuse (see memory.py: 2-3x
+# faster steps at batch 32-128 on Linux); TINYGRAD_AE_MALLOC=default opts out.
+memory.apply_default()
 
 __all__ = [
     "Tensor",
