@@ -15,6 +15,7 @@ import numpy as np
 
 from .autograd import no_grad
 from .tensor import Tensor
+from .threads import blas_threads
 
 
 def mse(prediction, clean) -> float:
@@ -64,7 +65,10 @@ class PCA:
         # The eigenvectors of the covariance matrix are the principal directions. Forming the
         # features x features matrix first is much faster than an SVD of all the samples
         # (MNIST: a 784 x 784 eigenproblem instead of a 60000 x 784 SVD).
-        eigenvalues, eigenvectors = np.linalg.eigh(centred.T @ centred)
+        # One BLAS thread: on our 2-core test machine OpenBLAS took 1 s with two threads and
+        # 0.07 s with one for this (see threads.py).
+        with blas_threads(1):
+            eigenvalues, eigenvectors = np.linalg.eigh(centred.T @ centred)
         order = np.argsort(eigenvalues)[::-1][: self.k]
         self.components = eigenvectors[:, order].T
         return self

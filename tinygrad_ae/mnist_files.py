@@ -28,7 +28,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from tinygrad_ae import mnist_wheel
 from tinygrad_ae.files import atomic_write_bytes

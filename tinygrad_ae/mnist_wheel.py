@@ -22,7 +22,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from tinygrad_ae.idx import idx_bytes
 

@@ -55,9 +55,10 @@ class Optimizer:
         for p in params:
             d, g = data[offset:offset + p.size].reshape(p.shape), grad[offset:offset + p.size].reshape(p.shape)
             d[...] = p.data
-            if p.grad is not None:
+            p.data = d
+            if p.grad is not None:  # a parameter without a gradient yet keeps None (as in PyTorch)
                 g[...] = p.grad
-            p.data, p.grad = d, g
+                p.grad = g
             views.append((p, d, g))
             offset += p.size
         return {"data": data, "grad": grad, "views": views}
@@ -71,8 +72,10 @@ class Optimizer:
                         raise ValueError(f"{p.name or 'a parameter'} changed shape from {d.shape} to {np.shape(p.data)} under the optimizer")
                     d[...] = p.data
                     p.data = d
-                if p.grad is not g:
-                    g[...] = 0 if p.grad is None else p.grad
+                if p.grad is None:  # no backward reached it yet: a zero gradient
+                    g.fill(0)
+                elif p.grad is not g:
+                    g[...] = p.grad
                     p.grad = g
 
     def zero_grad(self) -> None:

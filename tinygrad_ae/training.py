@@ -25,7 +25,7 @@ import threading
 import time
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain tqdm: tqdm.auto warns in notebooks without ipywidgets
 
 from .losses import get_loss
 from .tensor import Tensor
@@ -59,6 +59,7 @@ class History(dict):
             'loss'
         """
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
 
         from .files import atomic_writer
 
@@ -67,6 +68,7 @@ class History(dict):
         ax.plot(epochs, self["train_loss"], marker="o", label="train")
         if any(v is not None for v in self.get("test_loss", [])):
             ax.plot(epochs, self["test_loss"], marker="s", label="test")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
         ax.set_title(title)
