@@ -1,0 +1,241 @@
+"""The example scripts and the notebook run for real, headless, and write real pictures.
+
+Scripts are called in-process through their ``main(argv)`` (quicker than a new interpreter),
+with ``--no-show`` and their output folder in ``tmp_path``. Where a script trains, it gets
+small sizes, except in the one test that checks the linear-autoencoder-is-PCA claim itself.
+
+The denoising demo and the notebook need the pretrained model
+``models/mnist_denoising_autoencoder.npz``. When it is not there (a fresh checkout before the
+model was trained), they run with a tiny model trained here in a second instead, so that
+they are still exercised from top to bottom.
+"""
+
+import importlib
+import json
+import re
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinygrad_ae import MLP, Dataset, Dense, Tensor
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+SHIPPED_MODEL = ROOT / "models" / "mnist_denoising_autoencoder.npz"
+NOTEBOOK = EXAMPLES / "denoising_autoencoder.ipynb"
+SEED_LOAD_LINE = 'autoencoder.load("mnist_denoising_autoencoder")'
+
+real_data = pytest.mark.real_data
+render = pytest.mark.render
+slow = pytest.mark.slow
+
+
+def example(name):
+    """Import ``examples/<name>.py`` as a module (the examples import their ``_common`` helper)."""
+    if str(EXAMPLES) not in sys.path:
+        sys.path.insert(0, str(EXAMPLES))
+    return importlib.import_module(name)
+
+
+def assert_png(path: Path) -> None:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    width, height = struct.unpack(">II", data[16:24])  # the IHDR chunk comes first
+    assert width >= 100 and height >= 100, f"{path} is only {width}x{height} pixels"
+
+
+def assert_svg(path: Path) -> str:
+    text = path.read_text(encoding="utf-8")
+    assert "<svg" in text and text.rstrip().endswith("</svg>"), f"{path} is not a complete SVG"
+    return text
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    """The shipped model, or (before it exists) a tiny 784-10-784 model trained for one epoch."""
+    if SHIPPED_MODEL.exists():
+        return SHIPPED_MODEL
+    model = MLP([Dense(784, 10, seed=0, bias_init=0.1), Dense(10, 784, activation="sigmoid", seed=1)])
+    model.fit(Dataset(train_size=2000, test_size=100, batch_size=32, seed=0), epochs=1,
+              autoencoder=True, noise=0.1, verbose=False)
+    return Path(model.save(tmp_path_factory.mktemp("model") / "tiny_denoiser"))
+
+
+# ---------------------------------------------------------------- denoising_demo.py
+
+
+@real_data
+@render
+@slow
+def test_denoising_demo_writes_every_picture_and_prints_the_seed_model_text(require_dot, model_path, tmp_path, capsys):
+    demo = example("denoising_demo")
+    assert demo.main(["--model", str(model_path), "--out", str(tmp_path), "--seed", "3", "--no-show"]) == 0
+    stdout = capsys.readouterr().out
+
+    assert str(MLP().load(model_path)) in stdout  # print(autoencoder), the seed's text block
+    assert "MULTI LAYER PERCEPTRON (MLP)" in stdout
+    assert re.search(r"prediction +vs clean: MSE \d\.\d+ +PSNR +\d+\.\d+ dB", stdout)
+    for name in ("demo_single.png", "denoising_grid.png", "latent_space.png"):
+        assert_png(tmp_path / name)
+        assert f"wrote {tmp_path / name}" in stdout
+    assert "hidden 3" in assert_svg(tmp_path / "architecture_6_3_6.svg")
+    assert "hidden 10" in assert_svg(tmp_path / "architecture_784_10_784.svg")
+
+
+@real_data
+def test_denoising_demo_without_the_model_says_how_to_get_one(tmp_path, capsys):
+    demo = example("denoising_demo")
+    assert demo.main(["--model", str(tmp_path / "missing"), "--out", str(tmp_path), "--no-show"]) == 1
+    assert "train_denoising_autoencoder.py" in capsys.readouterr().err
+
+
+def test_encode_stops_at_the_bottleneck_of_deep_models_too():
+    demo = example("denoising_demo")
+    images = np.random.default_rng(0).random((5, 784), dtype=np.float32)
+    shallow = MLP([Dense(784, 10, seed=0), Dense(10, 784, activation="sigmoid", seed=1)])
+    deep = MLP([Dense(a, b, seed=0) for a, b in [(784, 32), (32, 10), (10, 32), (32, 784)]])
+    assert demo.encode(shallow, images).shape == (5, 10)
+    assert demo.encode(deep, images).shape == (5, 10)
+    np.testing.assert_allclose(demo.encode(shallow, images), shallow.layers[0](Tensor(images)).data)
+
+
+def test_pca_2d_keeps_the_two_directions_of_largest_variance():
+    demo = example("denoising_demo")
+    rng = np.random.default_rng(0)
+    codes = rng.standard_normal((500, 4)) * [5.0, 3.0, 0.1, 0.1]
+    points, explained = demo.pca_2d(codes)
+    assert points.shape == (500, 2) and explained > 0.99
+    np.testing.assert_allclose(np.abs(np.corrcoef(points[:, 0], codes[:, 0])[0, 1]), 1, atol=1e-3)
+
+
+# ---------------------------------------------------------------- compute_graph.py
+
+
+@render
+def test_compute_graph_before_and_after_backward(require_dot, tmp_path, capsys):
+    assert example("compute_graph").main(["--out", str(tmp_path)]) == 0
+    before = assert_svg(tmp_path / "compute_graph_before_backward.svg")
+    after = assert_svg(tmp_path / "compute_graph.svg")
+    for name in ("compute_graph_before_backward.png", "compute_graph.png"):
+        assert_png(tmp_path / name)
+    for parameter in ("layer1.W", "layer1.b", "layer2.W", "layer2.b"):
+        assert parameter in before and parameter in after
+    assert "|grad|" not in before and after.count("|grad|") == 4
+    assert "MatMul" in after and "Sigmoid" in after
+    stdout = capsys.readouterr().out
+    before_step, after_step = map(float, re.search(r"before the step (\S+), after it (\S+)", stdout).groups())
+    assert after_step < before_step  # one SGD step lowered the loss
+
+
+@render
+def test_compute_graph_can_write_just_the_readme_picture(require_dot, tmp_path):
+    assert example("compute_graph").main(["--out", str(tmp_path), "--format", "svg", "--stage", "after"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["compute_graph.svg"]
+
+
+# ---------------------------------------------------------------- linear_autoencoder_vs_pca.py
+
+
+def test_principal_angles():
+    pca_example = example("linear_autoencoder_vs_pca")
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((784, 10))
+    same_subspace = a @ rng.standard_normal((10, 10))  # another basis of the same subspace
+    np.testing.assert_allclose(pca_example.principal_angles(a, same_subspace), 0, atol=1e-5)
+    q, _ = np.linalg.qr(rng.standard_normal((784, 20)))
+    np.testing.assert_allclose(pca_example.principal_angles(q[:, :10], q[:, 10:]), 90, atol=1e-5)
+    tilted = q[:, :2].copy()
+    tilted[:, 1] = np.cos(np.radians(30)) * q[:, 1] + np.sin(np.radians(30)) * q[:, 2]
+    np.testing.assert_allclose(pca_example.principal_angles(q[:, :2], tilted), [0, 30], atol=1e-5)
+
+
+@real_data
+def test_linear_autoencoder_vs_pca_writes_its_pictures(tmp_path, capsys):
+    pca_example = example("linear_autoencoder_vs_pca")
+    assert pca_example.main(["--train-size", "2000", "--epochs", "2", "--out", str(tmp_path), "--no-show"]) == 0
+    for name in ("linear_ae_vs_pca_components.png", "linear_ae_vs_pca_angles.png"):
+        assert_png(tmp_path / name)
+    assert "principal angles" in capsys.readouterr().out
+
+
+@real_data
+@slow
+def test_a_linear_autoencoder_learns_the_pca_subspace(tmp_path, capsys):
+    """The notebook's theory claim, with the script's default settings (~5 s of training)."""
+    pca_example = example("linear_autoencoder_vs_pca")
+    assert pca_example.main(["--out", str(tmp_path), "--no-show"]) == 0
+    stdout = capsys.readouterr().out
+    largest = float(re.search(r"largest (\S+), mean", stdout).group(1))
+    assert largest < 5, stdout
+    ae_error, pca_error = map(float, re.search(r"autoencoder (\S+), PCA (\S+)", stdout).groups())
+    assert pca_error <= ae_error < pca_error * 1.01, stdout
+
+
+# ---------------------------------------------------------------- _common.py
+
+
+def test_quality_numbers():
+    common = example("_common")
+    clean = np.zeros((2, 4))
+    noisy = clean + 0.1
+    assert common.mse(noisy, clean) == pytest.approx(0.01)
+    assert common.psnr(noisy, clean) == pytest.approx(20.0)
+    assert common.batch_psnr(noisy, clean) == pytest.approx(20.0)
+    assert common.psnr(clean, clean) == float("inf")
+
+
+def test_headless_means_no_windows(monkeypatch):
+    common = example("_common")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert common.setup_matplotlib(None) is False
+    assert common.setup_matplotlib(True) is False  # asked for, impossible: files only
+    import matplotlib
+    assert matplotlib.get_backend().lower() == "agg"
+
+
+# ---------------------------------------------------------------- the notebook
+
+
+def test_notebook_is_stored_without_outputs():
+    notebook = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+    code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    assert code and all(cell["outputs"] == [] and cell["execution_count"] is None for cell in code)
+    assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+    assert any(SEED_LOAD_LINE in "".join(cell["source"]) for cell in code)
+
+
+@real_data
+@render
+@slow
+def test_notebook_runs_top_to_bottom(require_dot, model_path, tmp_path, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    if model_path != SHIPPED_MODEL:  # no shipped model yet: the notebook loads the tiny one
+        for cell in notebook.cells:
+            cell.source = cell.source.replace(SEED_LOAD_LINE, f'autoencoder.load({str(model_path)!r})')
+    # A kernel spec that runs this very interpreter: the one installed in a virtualenv says
+    # just "python", which is another interpreter (or none) when the venv is not activated.
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+
+    client = nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
+                                     resources={"metadata": {"path": str(EXAMPLES)}})
+    client.execute()  # raises CellExecutionError, with the failing cell, on any error
+
+    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    text = "".join(output.get("text", "") for output in outputs)
+    assert str(MLP().load(model_path)) in text
+    images = [output for output in outputs if "image/png" in output.get("data", {})]
+    drawings = [output for output in outputs if "image/svg+xml" in output.get("data", {})]
+    assert len(images) >= 6 and len(drawings) == 3  # plots; 6-3-6, 784-10-784 and compute graph
