@@ -8,8 +8,8 @@ Its headline job is a denoising autoencoder on the real MNIST::
     print(autoencoder)
 
 The pieces, in the order data flows through them: ``Tensor`` (tensor.py, tensor_ops.py) on
-top of the engine (autograd.py) and the primitive ops (ops.py); ``gradcheck`` to verify
-gradients; ``draw_graph`` to see a compute graph.
+top of the engine (autograd.py) and the primitive ops (ops.py, array_ops.py); ``gradcheck``
+to verify gradients; ``draw_graph`` to see a compute graph.
 
 Example:
     >>> from tinygrad_ae import Tensor

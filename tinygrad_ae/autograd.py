@@ -1,8 +1,8 @@
 """The engine: how an op is recorded, and the one graph walk that runs backward.
 
-Every differentiable op is a subclass of :class:`Function` (see ``ops.py``) with a ``forward``
-that computes numpy arrays and a ``backward`` that turns the output's gradient into one
-gradient per input. ``Function.apply`` runs ``forward`` and, when some input requires a
+Every differentiable op is a subclass of :class:`Function` (see ``ops.py`` and
+``array_ops.py``) with a ``forward`` that computes numpy arrays and a ``backward`` that turns
+the output's gradient into one gradient per input. ``Function.apply`` runs ``forward`` and, when some input requires a
 gradient, links the output tensor to this op so that :func:`backward` can find its way back.
 
 Example:
@@ -138,9 +138,11 @@ class Function:
         return out
 
     def forward(self, *arrays, **options):  # pragma: no cover - every op overrides it
+        """Compute the op's result from numpy arrays; save what backward needs in ``self.saved``."""
         raise NotImplementedError
 
     def backward(self, grad):  # pragma: no cover - every op overrides it
+        """Given d(loss)/d(output), return d(loss)/d(input) for each input (None: not needed)."""
         raise NotImplementedError
 
     def release(self):

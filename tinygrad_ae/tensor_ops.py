@@ -1,4 +1,4 @@
-"""What a Tensor can compute: primitives from ``ops.py`` and compositions of them.
+"""What a Tensor can compute: primitives from ``ops.py``/``array_ops.py`` and compositions.
 
 A method here either calls one primitive (``Add.apply(...)``) or is written with other
 methods, e.g. ``mean`` is ``sum`` times ``1/n``, ``softmax`` is ``exp`` divided by a ``sum``.
@@ -19,7 +19,7 @@ import numbers
 
 import numpy as np
 
-from . import ops
+from . import array_ops, ops
 
 
 def _axis_arg(axis):
@@ -99,7 +99,7 @@ class TensorOps:
             >>> (Tensor.ones(2, 3) @ Tensor.ones(3)).data
             array([3., 3.], dtype=float32)
         """
-        return ops.MatMul.apply(self, self._lift(other))
+        return array_ops.MatMul.apply(self, self._lift(other))
 
     def maximum(self, other):
         """Elementwise maximum; on ties the gradient is split evenly.
@@ -214,7 +214,7 @@ class TensorOps:
             >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).sum(axis=0).data
             array([4., 6.], dtype=float32)
         """
-        return ops.Sum.apply(self, axis=_axis_arg(axis), keepdims=keepdims)
+        return array_ops.Sum.apply(self, axis=_axis_arg(axis), keepdims=keepdims)
 
     def mean(self, axis=None, keepdims=False):
         """Average over ``axis``, composed as ``sum * (1 / count)``.
@@ -237,7 +237,7 @@ class TensorOps:
             >>> Tensor([[1.0, 5.0], [3.0, 4.0]]).max(axis=1).data
             array([5., 4.], dtype=float32)
         """
-        return ops.Max.apply(self, axis=_axis_arg(axis), keepdims=keepdims)
+        return array_ops.Max.apply(self, axis=_axis_arg(axis), keepdims=keepdims)
 
     def min(self, axis=None, keepdims=False):
         """Smallest value over ``axis``, composed as ``-max(-x)``. ``Tensor([2.0, 1.0]).min().item() == 1.0``."""
@@ -249,18 +249,18 @@ class TensorOps:
         """Same data, new shape (``-1`` infers one axis). ``Tensor.zeros(6).reshape(2, 3).shape == (2, 3)``."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        return ops.Reshape.apply(self, shape=shape)
+        return array_ops.Reshape.apply(self, shape=shape)
 
     def transpose(self, *axes):
         """Permute axes (reverse them when none are given). ``Tensor.zeros(2, 3).transpose().shape == (3, 2)``."""
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        return ops.Transpose.apply(self, axes=axes or None)
+        return array_ops.Transpose.apply(self, axes=axes or None)
 
     @property
     def T(self):
         """The transpose (all axes reversed). ``Tensor.zeros(2, 3).T.shape == (3, 2)``."""
-        return ops.Transpose.apply(self, axes=None)
+        return array_ops.Transpose.apply(self, axes=None)
 
     def index(self, index):
         """``self[index]``: slices, integers, integer arrays; repeated indices add their grads.
@@ -272,7 +272,7 @@ class TensorOps:
             >>> x.grad
             array([2., 0., 1.], dtype=float32)
         """
-        return ops.GetItem.apply(self, index=_index_arg(index))
+        return array_ops.GetItem.apply(self, index=_index_arg(index))
 
 
 def concatenate(tensors, axis=0):
@@ -289,7 +289,7 @@ def concatenate(tensors, axis=0):
     first = next((t for t in tensors if isinstance(t, TensorOps)), None)
     if first is None:
         raise TypeError("concatenate needs at least one Tensor among its inputs")
-    return ops.Concatenate.apply(*[first._lift(t) for t in tensors], axis=axis)
+    return array_ops.Concatenate.apply(*[first._lift(t) for t in tensors], axis=axis)
 
 
 def stack(tensors, axis=0):
