@@ -92,6 +92,12 @@ class Sum(Function):
         return np.asarray(a.sum(axis=axis, keepdims=keepdims))
 
     def backward(self, grad):
+        if grad.size == 1:
+            # A full sum (a loss): a read-only view repeating the one number, built directly
+            # because np.broadcast_to takes ten times as long, which counts at batch size 1.
+            view = np.ndarray(self.in_shape, grad.dtype, np.ascontiguousarray(grad), 0, (0,) * len(self.in_shape))
+            view.flags.writeable = False
+            return (view,)
         grad = grad.reshape(_keepdims_shape(self.in_shape, self.axis))
         return (np.broadcast_to(grad, self.in_shape),)
 

@@ -129,7 +129,7 @@ class Function:
             raise type(error)(f"{op.name} of shape{'s' if len(inputs) > 1 else ''} {shapes}: {error}") from None
         out = inputs[0]._from_op(data)
         if _grad_enabled:
-            needs = tuple(t.requires_grad for t in inputs)
+            needs = tuple([t.requires_grad for t in inputs])  # (a list is built faster than a generator runs)
             if True in needs:
                 op.parents = inputs
                 op.needs_input_grad = needs
@@ -236,22 +236,20 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
                 "by the first backward(). Pass retain_graph=True to the first call if you "
                 "need to go backward twice, or recompute the forward pass."
             )
-        input_grads = op.backward(g)
-        for parent, parent_grad in zip(op.parents, input_grads):
+        for parent, parent_grad in zip(op.parents, op.backward(g)):
             if parent_grad is None or not parent.requires_grad:
                 continue
-            if parent_grad.shape != parent.shape:
-                parent_grad = unbroadcast(parent_grad, parent.shape)
-                if parent_grad.shape != parent.shape:
+            data = parent.data
+            if parent_grad.shape != data.shape:  # broadcast in forward: sum the copies' grads
+                parent_grad = unbroadcast(parent_grad, data.shape)
+                if parent_grad.shape != data.shape:
                     raise RuntimeError(
                         f"{op.name}.backward returned a gradient of shape {parent_grad.shape} "
-                        f"for an input of shape {parent.shape}"
+                        f"for an input of shape {data.shape}"
                     )
-            if parent_grad.dtype != parent.dtype:
-                parent_grad = parent_grad.astype(parent.dtype)
-            if parent in grads:
-                grads[parent] = grads[parent] + parent_grad
-            else:
-                grads[parent] = parent_grad
+            if parent_grad.dtype != data.dtype:
+                parent_grad = parent_grad.astype(data.dtype)
+            earlier = grads.get(parent)
+            grads[parent] = parent_grad if earlier is None else earlier + parent_grad
         if not retain_graph:
             op.release()
