@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import matplotlib
-import numpy as np
 
 from tinygrad_ae.files import atomic_writer
 
@@ -96,24 +95,3 @@ def finish(show: bool) -> None:
     if show:
         plt.show()
     plt.close("all")
-
-
-def mse(a, b) -> float:
-    """Mean squared error between two images (or two batches of images)."""
-    return float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-
-
-def psnr(a, b, peak: float = 1.0) -> float:
-    """Peak signal-to-noise ratio in decibels, 10 log10(peak^2 / MSE): higher is better.
-
-    Pixels are in [0, 1], so peak is 1. +10 dB means a ten times smaller squared error;
-    identical images give infinity.
-    """
-    error = mse(a, b)
-    return float("inf") if error == 0 else 10 * np.log10(peak ** 2 / error)
-
-
-def batch_psnr(a, b, peak: float = 1.0) -> float:
-    """The mean PSNR of image pairs (one per row): the usual way to report a test set."""
-    errors = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2, axis=1)
-    return float(np.mean(10 * np.log10(peak ** 2 / np.maximum(errors, 1e-12))))

@@ -40,6 +40,7 @@ import numpy as np
 import _common
 from tinygrad_ae import MLP, Dataset, Dense, GraphvizNotFoundError, Tensor, no_grad
 from tinygrad_ae.dataset import add_noise
+from tinygrad_ae.metrics import mean_psnr, mse, psnr
 
 DEFAULT_MODEL = "mnist_denoising_autoencoder"
 GRID_NOISE_LEVELS = (0.1, 0.2, 0.3, 0.5)
@@ -123,8 +124,8 @@ def plot_single(noisy, prediction, clean, noise):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.9))
-    show_image(axes[0], noisy, f"noisy input (std {noise:g})\nPSNR {_common.psnr(noisy, clean):.1f} dB")
-    show_image(axes[1], prediction, f"prediction\nPSNR {_common.psnr(prediction, clean):.1f} dB")
+    show_image(axes[0], noisy, f"noisy input (std {noise:g})\nPSNR {psnr(noisy, clean):.1f} dB")
+    show_image(axes[1], prediction, f"prediction\nPSNR {psnr(prediction, clean):.1f} dB")
     show_image(axes[2], clean, "clean original\n ")
     fig.suptitle("Denoising one test digit", fontsize=12)
     fig.tight_layout()
@@ -143,8 +144,8 @@ def test_set_scores(model, images, noise_levels, rng):
         noisy = add_noise(images, noise, rng)
         denoised = model.predict(noisy)
         results.append({"noise": noise, "noisy": noisy, "denoised": denoised,
-                         "psnr_noisy": _common.batch_psnr(noisy, images),
-                         "psnr_denoised": _common.batch_psnr(denoised, images)})
+                         "psnr_noisy": mean_psnr(noisy, images),
+                         "psnr_denoised": mean_psnr(denoised, images)})
     return results
 
 
@@ -250,8 +251,8 @@ def main(argv=None) -> int:
     inputImage, clean = draw_random_test_image(seed, args.noise)
     prediction = autoencoder.predict(inputImage)
     print(f"one test digit, noise std {args.noise:g}:")
-    print(f"  noisy input vs clean: MSE {_common.mse(inputImage, clean):.5f}  PSNR {_common.psnr(inputImage, clean):5.2f} dB")
-    print(f"  prediction  vs clean: MSE {_common.mse(prediction, clean):.5f}  PSNR {_common.psnr(prediction, clean):5.2f} dB")
+    print(f"  noisy input vs clean: MSE {mse(inputImage, clean):.5f}  PSNR {psnr(inputImage, clean):5.2f} dB")
+    print(f"  prediction  vs clean: MSE {mse(prediction, clean):.5f}  PSNR {psnr(prediction, clean):5.2f} dB")
     _common.save_figure(plot_single(inputImage, prediction, clean, args.noise), out / "demo_single.png")
 
     # 4. Many digits at several noise levels, scored on the whole test set.
@@ -261,7 +262,7 @@ def main(argv=None) -> int:
     print(f"whole test set ({len(images):,} digits), mean PSNR to the clean digit:")
     print("  noise std   noisy input   denoised   gain")
     # Noise 0: clean digits in, to see what squeezing them through the bottleneck alone loses.
-    floor = _common.batch_psnr(autoencoder.predict(images), images)
+    floor = mean_psnr(autoencoder.predict(images), images)
     print(f"  {0:9g}   {'(clean)':>11}  {floor:6.2f} dB")
     for r in results:
         print(f"  {r['noise']:9g}   {r['psnr_noisy']:8.2f} dB  {r['psnr_denoised']:6.2f} dB  "

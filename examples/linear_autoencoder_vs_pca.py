@@ -37,6 +37,7 @@ import numpy as np
 
 import _common
 from tinygrad_ae import MLP, Adam, Dataset, Dense
+from tinygrad_ae.metrics import PCA
 
 
 def parse_args(argv=None):
@@ -48,20 +49,6 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the shuffling (default: %(default)s)")
     _common.add_output_options(parser)
     return parser.parse_args(argv)
-
-
-def pca(x: np.ndarray, k: int):
-    """The top-k principal components of ``x`` (rows of a (k, 784) array) and their variance share.
-
-    They are the eigenvectors of the covariance matrix with the largest eigenvalues (the
-    variances along them). ``eigh`` of the 784x784 covariance is quicker than an SVD of the
-    data and never fails to converge (LAPACK's SVD did, on 10,000 MNIST images).
-    """
-    centered = x.astype(np.float64) - x.mean(axis=0)
-    variance, vectors = np.linalg.eigh(centered.T @ centered / (len(x) - 1))
-    order = np.argsort(variance)[::-1]  # eigh sorts ascending
-    variance = np.clip(variance[order], 0, None)
-    return vectors[:, order[:k]].T, variance[:k] / variance.sum()
 
 
 def principal_angles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -183,7 +170,8 @@ def main(argv=None) -> int:
     show = _common.setup_matplotlib(args.show)
     out = _common.output_dir(args.out)
     x, _ = Dataset(name="mnist", train_size=args.train_size, test_size=1).train
-    components, variance_share = pca(x, args.k)
+    fitted = PCA(args.k).fit(x)
+    components, variance_share = fitted.components, fitted.variance_share
     print(f"PCA of {len(x):,} MNIST images: the top {args.k} components hold "
           f"{100 * variance_share.sum():.1f}% of the variance")
 

@@ -177,16 +177,6 @@ def test_a_linear_autoencoder_learns_the_pca_subspace(tmp_path, capsys):
 # ---------------------------------------------------------------- _common.py
 
 
-def test_quality_numbers():
-    common = example("_common")
-    clean = np.zeros((2, 4))
-    noisy = clean + 0.1
-    assert common.mse(noisy, clean) == pytest.approx(0.01)
-    assert common.psnr(noisy, clean) == pytest.approx(20.0)
-    assert common.batch_psnr(noisy, clean) == pytest.approx(20.0)
-    assert common.psnr(clean, clean) == float("inf")
-
-
 def test_headless_means_no_windows(monkeypatch):
     common = example("_common")
     monkeypatch.delenv("DISPLAY", raising=False)
