@@ -34,11 +34,15 @@ def say(message: str) -> None:
 
 def ensure_venv(extras: str) -> None:
     """Create .venv and install the package with ``extras`` unless it is already current."""
-    if not PYTHON.exists():
+    has_pip = PYTHON.exists() and subprocess.run([str(PYTHON), "-m", "pip", "--version"],
+                                                 capture_output=True).returncode == 0
+    if not has_pip:  # new, or half-made by an earlier try without ensurepip
         say(f"creating a virtual environment in {VENV}")
+        shutil.rmtree(VENV, ignore_errors=True)
         try:
             venv.create(VENV, with_pip=True)
         except Exception as error:  # Debian's python3 without python3-venv lands here
+            shutil.rmtree(VENV, ignore_errors=True)
             sys.exit(f"could not create {VENV}: {error}\nOn Debian/Ubuntu: apt-get install python3-venv")
     wanted = f"{extras}\n{(ROOT / 'pyproject.toml').stat().st_mtime}"
     if STAMP.exists() and STAMP.read_text() == wanted:

@@ -1,5 +1,5 @@
-"""Helpers shared by the example scripts: the output folder, figures on screen or on disk, and
-two image-quality numbers (MSE and PSNR).
+"""Helpers shared by the example scripts: the output folder, and figures on screen or on disk.
+(Image-quality numbers, MSE and PSNR, come from ``tinygrad_ae.metrics``.)
 
 The examples import it as ``import _common``: Python puts a script's own folder first on
 ``sys.path``, so this works from any working directory (``python examples/denoising_demo.py``).

@@ -38,9 +38,9 @@ import sys
 import numpy as np
 
 import _common
-from tinygrad_ae import MLP, Dataset, Dense, GraphvizNotFoundError, Tensor, no_grad
+from tinygrad_ae import MLP, Dataset, Dense, GraphvizNotFoundError
 from tinygrad_ae.dataset import add_noise
-from tinygrad_ae.metrics import mean_psnr, mse, psnr
+from tinygrad_ae.metrics import PCA, bottleneck_layers, encode, mean_psnr, mse, psnr
 
 DEFAULT_MODEL = "mnist_denoising_autoencoder"
 GRID_NOISE_LEVELS = (0.1, 0.2, 0.3, 0.5)
@@ -75,33 +75,6 @@ def toy_autoencoder() -> MLP:
     nn.addLayer(Dense(6, 3))
     nn.addLayer(Dense(3, 6))
     return nn
-
-
-def bottleneck(model: MLP) -> int:
-    """How many layers the encoder has: up to and including the one with the fewest outputs."""
-    return int(np.argmin(model.layer_sizes[1:-1])) + 1 if len(model.layers) > 1 else 1
-
-
-def encode(model: MLP, images: np.ndarray) -> np.ndarray:
-    """The bottleneck codes of ``images``: the output of the layers up to the narrowest one.
-
-    For the 784-10-784 model this is ``layers[0]`` alone; the deeper 784-256-64-10-... model
-    runs three layers. ``no_grad`` because nothing here is trained.
-    """
-    with no_grad():
-        x = Tensor(np.asarray(images, dtype=np.float32))
-        for layer in model.layers[:bottleneck(model)]:
-            x = layer(x)
-    return x.data
-
-
-def pca_2d(codes: np.ndarray):
-    """Project ``codes`` (n, k) onto their two principal directions; also the variance share kept."""
-    centered = codes.astype(np.float64) - codes.mean(axis=0)
-    # The principal directions are the covariance matrix's eigenvectors (eigh sorts ascending).
-    variance, directions = np.linalg.eigh(centered.T @ centered)
-    explained = variance[-2:].sum() / max(variance.sum(), 1e-12)
-    return centered @ directions[:, [-1, -2]], float(explained)
 
 
 def draw_random_test_image(seed, noise):
@@ -217,7 +190,7 @@ def plot_latent(points, labels, explained, codes, model):
     heat.set_xlabel("bottleneck unit")
     heat.set_ylabel("digit")
     heat.set_title("The mean code of each digit: every digit\nlights up its own mix of units", fontsize=10)
-    activation = model.layers[bottleneck(model) - 1].activation.name
+    activation = model.layers[bottleneck_layers(model) - 1].activation.name
     fig.colorbar(image, ax=heat, label=f"mean output of the bottleneck ({activation})", shrink=0.9)
     fig.suptitle(f"What the bottleneck of the {'-'.join(map(str, model.layer_sizes))} autoencoder learned", fontsize=12)
     fig.tight_layout()
@@ -273,7 +246,8 @@ def main(argv=None) -> int:
     # 5. What the bottleneck learned: the codes of 5,000 test digits.
     subset = rng.permutation(len(images))[:5000]
     codes = encode(autoencoder, images[subset])
-    points, explained = pca_2d(codes)
+    projection = PCA(2).fit(codes)
+    points, explained = projection.encode(codes), float(projection.variance_share.sum())
     _common.save_figure(plot_latent(points, labels[subset], explained, codes, autoencoder), out / "latent_space.png")
 
     _common.finish(show)

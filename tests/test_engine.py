@@ -162,3 +162,48 @@ def test_reusing_an_intermediate_matches_central_differences(x, names):
         return left * right + h
 
     assert gradcheck(diamond, Tensor(x, requires_grad=True))
+
+
+def test_the_same_no_grad_object_can_be_entered_inside_itself():
+    ng = no_grad()
+    with ng:
+        with ng:
+            pass
+        assert not is_grad_enabled()
+    assert is_grad_enabled()
+
+    @no_grad()
+    def countdown(n):
+        return countdown(n - 1) if n else is_grad_enabled()
+
+    assert countdown(3) is False and is_grad_enabled()
+
+
+def test_a_students_backward_returning_a_bare_array_is_explained():
+    from tinygrad_ae import Function
+
+    class Double(Function):
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, grad):
+            return 2 * grad  # forgot the tuple
+
+    x = Tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"Double.backward must return a tuple.*return \(grad_x,\)"):
+        Double.apply(x).sum().backward()
+
+
+def test_wrong_gradient_shapes_are_reported_as_returned():
+    from tinygrad_ae import Function
+
+    class Bad(Function):
+        def forward(self, x):
+            return x.sum(axis=0)
+
+        def backward(self, grad):
+            return (np.ones(3),)  # the input is (1, 3): a (3,) grad is not a broadcast of it
+
+    x = Tensor(np.ones((1, 3), np.float32), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"shape \(3,\) for an input of shape \(1, 3\)"):
+        Bad.apply(x).sum().backward()

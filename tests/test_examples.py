@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from tinygrad_ae import MLP, Dataset, Dense, Tensor
+from tinygrad_ae.metrics import PCA, encode
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -93,21 +94,20 @@ def test_denoising_demo_without_the_model_says_how_to_get_one(tmp_path, capsys):
 
 
 def test_encode_stops_at_the_bottleneck_of_deep_models_too():
-    demo = example("denoising_demo")
     images = np.random.default_rng(0).random((5, 784), dtype=np.float32)
     shallow = MLP([Dense(784, 10, seed=0), Dense(10, 784, activation="sigmoid", seed=1)])
     deep = MLP([Dense(a, b, seed=0) for a, b in [(784, 32), (32, 10), (10, 32), (32, 784)]])
-    assert demo.encode(shallow, images).shape == (5, 10)
-    assert demo.encode(deep, images).shape == (5, 10)
-    np.testing.assert_allclose(demo.encode(shallow, images), shallow.layers[0](Tensor(images)).data)
+    assert encode(shallow, images).shape == (5, 10)
+    assert encode(deep, images).shape == (5, 10)
+    np.testing.assert_allclose(encode(shallow, images), shallow.layers[0](Tensor(images)).data)
 
 
 def test_pca_2d_keeps_the_two_directions_of_largest_variance():
-    demo = example("denoising_demo")
     rng = np.random.default_rng(0)
     codes = rng.standard_normal((500, 4)) * [5.0, 3.0, 0.1, 0.1]
-    points, explained = demo.pca_2d(codes)
-    assert points.shape == (500, 2) and explained > 0.99
+    projection = PCA(2).fit(codes)
+    points = projection.encode(codes)
+    assert points.shape == (500, 2) and projection.variance_share.sum() > 0.99
     np.testing.assert_allclose(np.abs(np.corrcoef(points[:, 0], codes[:, 0])[0, 1]), 1, atol=1e-3)
 
 

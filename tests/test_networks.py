@@ -256,3 +256,40 @@ def test_history_plot_writes_a_png(tmp_path):
     fig = history.plot(tmp_path / "loss.png")
     assert (tmp_path / "loss.png").read_bytes().startswith(b"\x89PNG")
     assert len(fig.axes[0].lines) == 1  # no validation data: only the train curve
+
+
+def test_cross_entropy_takes_labels_in_every_common_form():
+    logits = Tensor(np.zeros((2, 3), np.float32))
+    expected = np.log(3)
+    for labels in (np.array([1, 2]), [1, 2], Tensor([1, 2]), np.array([1.0, 2.0])):
+        assert cross_entropy(logits, labels).item() == pytest.approx(expected, rel=1e-6)
+    assert cross_entropy(Tensor([0.0, 0.0, 0.0]), 2).item() == pytest.approx(expected, rel=1e-6)
+    assert cross_entropy(Tensor(np.zeros((2, 4, 3))), np.zeros((2, 4), int)).item() == pytest.approx(expected)
+    with pytest.raises(ValueError, match="whole numbers"):
+        cross_entropy(logits, np.array([0.5, 1.0]))
+    with pytest.raises(ValueError, match=r"labels of shape \(3,\) for logits of shape \(2, 3\)"):
+        cross_entropy(logits, np.array([0, 1, 2]))
+
+
+def test_load_into_the_same_architecture_keeps_the_optimizer_working(tmp_path):
+    x = synthetic_images(64)
+    model = seed_autoencoder()
+    path = seed_autoencoder(seed=5).save(tmp_path / "other")
+    optimizer = Adam(model.parameters(), lr=1e-2)
+    W = model.layers[0].W
+    model.load(path)
+    assert model.layers[0].W is W  # the same tensors, new numbers
+    np.testing.assert_array_equal(W.data, MLP().load(path).layers[0].W.data)
+    history = model.fit(x, x, epochs=3, batch_size=16, optimizer=optimizer, verbose=False)
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    assert MLP().metadata == {}
+
+
+@pytest.mark.real_data
+def test_fit_with_a_dataset_refuses_a_second_batch_size_or_seed():
+    from tinygrad_ae import Dataset
+
+    dataset = Dataset(train_size=64, test_size=10, batch_size=16)
+    for options in ({"batch_size": 32}, {"seed": 1}):
+        with pytest.raises(ValueError, match="Dataset's own batch_size and seed"):
+            seed_autoencoder().fit(dataset, epochs=1, verbose=False, **options)

@@ -56,6 +56,8 @@ UNARY_OPS = [
     ("T", lambda x: x.T, lambda t: t.T, S.identity, 0),
     ("transpose axes", lambda x: np.moveaxis(x, 0, -1),
      lambda t: t.transpose(tuple(range(1, t.ndim)) + (0,)), S.identity, 1),
+    ("transpose negative axes", lambda x: np.moveaxis(x, -1, 0),
+     lambda t: t.transpose((-1,) + tuple(range(-t.ndim, -1))), S.identity, 1),
 ]
 
 # (name, numpy reference, tensor op, domain of a, domain of b)

@@ -69,10 +69,13 @@ def test_other_numeric_dtypes_and_shapes_round_trip(tmp_path):
 
 
 def test_suffix_is_added_only_when_missing_and_metadata_defaults_to_empty(tmp_path):
+    """As np.savez does: .npz is appended unless the name ends with it (a dot in a name such
+    as "ae_lr0.001" is not a suffix)."""
     assert save_model(tmp_path / "plain", {}, {"b": np.zeros(1)}) == str(tmp_path / "plain.npz")
-    assert save_model(tmp_path / "x.model", {}, {"b": np.zeros(1)}) == str(tmp_path / "x.model")
+    assert save_model(tmp_path / "ae_lr0.001", {}, {"b": np.zeros(1)}) == str(tmp_path / "ae_lr0.001.npz")
+    assert save_model(tmp_path / "done.npz", {}, {"b": np.zeros(1)}) == str(tmp_path / "done.npz")
     assert load_model(tmp_path / "plain")[2] == {}
-    assert load_model(tmp_path / "x.model")[1]["b"].shape == (1,)
+    assert load_model(tmp_path / "ae_lr0.001")[1]["b"].shape == (1,)
 
 
 def test_numpy_scalars_in_metadata_are_stored_as_numbers(tmp_path):

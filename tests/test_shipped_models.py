@@ -16,9 +16,9 @@ from tinygrad_ae.metrics import dead_units, mse
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
-# name: (the best test MSE the issue asks for, the seed's text for print())
+# name: the largest test MSE the issue allows
 SHIPPED = {
-    "mnist_denoising_autoencoder": 0.0340,   # must beat PCA-10 (0.0342)
+    "mnist_denoising_autoencoder": 0.0340,   # must beat PCA-10 (0.0342 in the issue, 0.0345 with our noise seed)
     "mnist_denoising_autoencoder_deep": 0.0260,
 }
 

@@ -117,3 +117,10 @@ def test_ties_share_the_gradient_as_central_differences_see_it():
     b = Tensor(np.array([2.0]), requires_grad=True)
     a.maximum(b).sum().backward()
     assert a.grad.item() == 0.5 and b.grad.item() == 0.5
+
+
+def test_pow_keeps_float32_for_numpy_exponents_and_has_no_nan_slope_at_power_zero():
+    assert (Tensor([4.0]) ** np.float64(0.5)).dtype == np.float32
+    x = Tensor([0.0, 2.0], requires_grad=True)
+    (x**0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0])

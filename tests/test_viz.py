@@ -90,3 +90,9 @@ def test_render_without_suffix_defaults_to_svg(require_dot, tmp_path):
 def test_svg_for_jupyter(require_dot):
     bundle = draw_graph(small_loss()[0])._repr_mimebundle_()
     assert "<svg" in bundle["image/svg+xml"]
+
+
+@pytest.mark.render
+def test_a_dot_in_the_name_is_not_taken_for_a_format(require_dot, tmp_path):
+    path = render(draw_graph(small_loss()[0]), tmp_path / "graph_v1.0")
+    assert path.endswith("graph_v1.0.svg") and open(path, "rb").read().lstrip().startswith(b"<?xml")

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import operator
 
-from .viz import FONT, Picture
+from .viz import FONT, RANKDIRS, Picture
 
 LAYER_COLORS = {  # role -> (fill, border, text): light fills keep the unit names readable
     "input": ("#f8cecc", "#b85450", "#9a3b37"),
@@ -38,7 +38,6 @@ LAYER_COLORS = {  # role -> (fill, border, text): light fills keep the unit name
 }
 UNIT_LETTERS = {"input": "x", "hidden": "h", "output": "y"}
 EDGE_COLOR = "#777777"
-RANKDIRS = ("LR", "TB", "RL", "BT")
 UNIT = 0.42  # diameter of a unit's circle, inches
 NODESEP = 0.06  # gap between units, inches
 SLOT = UNIT + NODESEP

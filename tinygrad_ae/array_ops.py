@@ -156,8 +156,10 @@ class Transpose(Function):
     """
 
     def forward(self, a, axes=None):
-        self.axes = axes
-        return np.transpose(a, axes)
+        out = np.transpose(a, axes)  # validates the axes first
+        # stored non-negative, so that argsort below is the inverse permutation
+        self.axes = None if axes is None else tuple(ax % a.ndim for ax in axes)
+        return out
 
     def backward(self, grad):
         if self.axes is None:

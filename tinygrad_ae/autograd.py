@@ -46,15 +46,18 @@ class no_grad(contextlib.ContextDecorator):
         False
     """
 
+    def __init__(self):
+        self._previous = []  # a stack: the same object may be entered again inside itself
+
     def __enter__(self):
         global _grad_enabled
-        self._previous = _grad_enabled
+        self._previous.append(_grad_enabled)
         _grad_enabled = False
         return self
 
     def __exit__(self, *exc):
         global _grad_enabled
-        _grad_enabled = self._previous
+        _grad_enabled = self._previous.pop()
         return False
 
 
@@ -236,15 +239,25 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
                 "by the first backward(). Pass retain_graph=True to the first call if you "
                 "need to go backward twice, or recompute the forward pass."
             )
-        for parent, parent_grad in zip(op.parents, op.backward(g)):
+        input_grads = op.backward(g)
+        if not isinstance(input_grads, tuple) or len(input_grads) != len(op.parents):
+            raise RuntimeError(
+                f"{op.name}.backward must return a tuple with one gradient (or None) per input, "
+                f"{len(op.parents)} here; got {type(input_grads).__name__}. Write e.g. `return (grad_x,)`."
+            )
+        for parent, parent_grad in zip(op.parents, input_grads):
             if parent_grad is None or not parent.requires_grad:
                 continue
             data = parent.data
             if parent_grad.shape != data.shape:  # broadcast in forward: sum the copies' grads
-                parent_grad = unbroadcast(parent_grad, data.shape)
+                returned = parent_grad.shape
+                try:
+                    parent_grad = unbroadcast(parent_grad, data.shape)
+                except (ValueError, IndexError):  # not a broadcast of the input's shape at all
+                    pass
                 if parent_grad.shape != data.shape:
                     raise RuntimeError(
-                        f"{op.name}.backward returned a gradient of shape {parent_grad.shape} "
+                        f"{op.name}.backward returned a gradient of shape {returned} "
                         f"for an input of shape {data.shape}"
                     )
             if parent_grad.dtype != data.dtype:

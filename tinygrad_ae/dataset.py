@@ -22,6 +22,16 @@ CHUNK_ROWS = 2048
 _ONE_HOT = np.eye(10, dtype=np.float32)
 
 
+def one_hot(labels):
+    """Digits 0..9 as one-hot float32 rows: the classifier's targets.
+
+    >>> one_hot(np.array([2, 0]))[:, :3]
+    array([[0., 0., 1.],
+           [1., 0., 0.]], dtype=float32)
+    """
+    return _ONE_HOT[labels]
+
+
 def _check_int(what, value, low, high=None, why=""):
     """`value` as an int if it is an integer in low..high (no upper limit if high is None)."""
     try:
@@ -234,7 +244,7 @@ class Dataset:
         """Inputs and targets of a chunk of rows, as fresh read-only arrays (safe to keep)."""
         clean = images[rows]
         inputs = add_noise(clean, noise, rng)
-        targets = clean if autoencoder else _ONE_HOT[labels[rows]]
+        targets = clean if autoencoder else one_hot(labels[rows])
         for array in (inputs, targets):
             array.flags.writeable = False
         return inputs, targets

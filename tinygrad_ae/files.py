@@ -20,12 +20,25 @@ import os
 import tempfile
 from contextlib import contextmanager
 
-# os.umask can only be read by setting it, and while it is 0 any file another thread creates
-# would be world-writable; so read it once, at import, when a program has usually no other
-# threads yet. (A program that changes its umask later still gets the one it started with.)
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-_NEW_FILE_MODE = 0o666 & ~_UMASK  # what open() gives a new file
+
+
+def _read_umask() -> int:
+    """The process's umask. Linux shows it in /proc; elsewhere os.umask can only read it by
+    setting it, and while it is 0 a file another thread creates would be world-writable, so
+    that is done once, at import. (A later change of umask is not seen.)"""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_NEW_FILE_MODE = 0o666 & ~_read_umask()  # what open() gives a new file
 
 
 @contextmanager

@@ -72,8 +72,9 @@ def bce(prediction, target, from_logits: bool = False, eps: float = 1e-7) -> Ten
 def cross_entropy(logits, target) -> Tensor:
     """Softmax cross-entropy from logits, via ``log_softmax`` (stable for any logits).
 
-    ``target`` is either class indices of shape ``(n,)`` or one-hot/probability rows of the
-    logits' shape ``(n, classes)``.
+    ``target`` is either class indices, one axis less than the logits (``(n,)`` for ``(n, classes)``
+    logits, a plain int for one row; integer-valued floats and Tensors count too), or
+    one-hot/probability rows of the logits' own shape.
 
     Example:
         >>> from tinygrad_ae import Tensor
@@ -83,12 +84,19 @@ def cross_entropy(logits, target) -> Tensor:
     logits = _as_tensor(logits)
     log_p = logits.log_softmax(axis=-1)
     labels = target.data if isinstance(target, Tensor) else np.asarray(target)
-    if labels.ndim == logits.ndim - 1 and labels.dtype.kind in "iu":
+    if labels.ndim == logits.ndim - 1:  # class indices
         if labels.shape != logits.shape[:-1]:
-            raise ValueError(f"cross_entropy: {labels.shape[0]} labels for {logits.shape[0]} rows of logits")
+            raise ValueError(f"cross_entropy: labels of shape {labels.shape} for logits of shape "
+                             f"{logits.shape}; expected labels of shape {logits.shape[:-1]}")
+        if labels.dtype.kind not in "iu":
+            if not np.array_equal(labels, np.round(labels)):
+                raise ValueError("cross_entropy: class labels must be whole numbers, got "
+                                 f"{labels.ravel()[:5]}; for soft targets give rows shaped like the logits")
+            labels = labels.astype(np.intp)
         if labels.size and (labels.min() < 0 or labels.max() >= logits.shape[-1]):
             raise ValueError(f"cross_entropy: labels must be in 0..{logits.shape[-1] - 1}, got {labels.min()}..{labels.max()}")
-        return -log_p[np.arange(labels.shape[0]), labels].mean()
+        # the log-probability of each row's own class: index every leading axis, then the label
+        return -log_p[(*np.indices(labels.shape, sparse=True), labels)].mean()
     target = _as_tensor(target, logits)
     _check_shapes("cross_entropy", logits, target)
     return -(target * log_p).sum(axis=-1).mean()

@@ -96,6 +96,17 @@ class PCA:
         return self.encode(x) @ self.components + self.mean
 
 
+def bottleneck_layers(model) -> int:
+    """How many layers the encoder has: up to and including the one with the fewest outputs.
+
+    Example:
+        >>> from tinygrad_ae import MLP, Dense
+        >>> bottleneck_layers(MLP([Dense(8, 4), Dense(4, 2), Dense(2, 4), Dense(4, 8)]))
+        2
+    """
+    return int(np.argmin([layer.out_features for layer in model.layers])) + 1
+
+
 def encode(model, x, layers: int | None = None) -> np.ndarray:
     """The activations after the first ``layers`` layers (default: up to the narrowest one,
     the bottleneck) for inputs ``x``, without recording a graph.
@@ -107,8 +118,7 @@ def encode(model, x, layers: int | None = None) -> np.ndarray:
         (2, 3)
     """
     if layers is None:
-        sizes = [layer.out_features for layer in model.layers]
-        layers = int(np.argmin(sizes)) + 1
+        layers = bottleneck_layers(model)
     h = Tensor(np.asarray(x, np.float32))
     with no_grad():
         for layer in model.layers[:layers]:

@@ -36,6 +36,7 @@ class MLP:
 
     def __init__(self, layers=None):
         self.layers: list[Dense] = []
+        self.metadata: dict = {}  # what load() found in the file: how it was trained, its scores
         for layer in layers or []:
             self.addLayer(layer)
 
@@ -253,8 +254,10 @@ class MLP:
     def load(self, name_or_path) -> "MLP":
         """Replace this model's layers with a saved model: a shipped one by name, or any path.
 
-        Nothing changes if the file is missing, corrupt or not a model. Returns ``self``;
-        the file's metadata (how it was trained, its test metrics) is in ``self.metadata``.
+        Nothing changes if the file is missing, corrupt or not a model. If this model already
+        has the same layers, the weights are copied into its tensors (an optimizer made for
+        it keeps working); otherwise its layers are replaced. Returns ``self``; the file's
+        metadata (how it was trained, its test metrics) is in ``self.metadata``.
 
         Example:
             >>> import os, tempfile
@@ -279,6 +282,14 @@ class MLP:
             candidate = MLP(layers)  # validates that consecutive sizes match
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{name_or_path}: not a valid tinygrad_ae MLP file ({error})") from None
-        self.layers = candidate.layers
+        same_shape = [(l.in_features, l.out_features, l.activation.name) for l in self.layers] == \
+            [(l.in_features, l.out_features, l.activation.name) for l in candidate.layers]
+        if same_shape:
+            # Copy into the tensors we already have, so that an optimizer holding them (and
+            # its flat buffers) goes on training this model rather than the old weights.
+            for (_, mine), (_, loaded) in zip(self.named_parameters(), candidate.named_parameters()):
+                mine.data[...] = loaded.data
+        else:
+            self.layers = candidate.layers
         self.metadata = metadata
         return self

@@ -4,7 +4,7 @@ know a derivative.
 Each class computes its result in ``forward`` and the chain rule in ``backward`` right beside
 it. Gradients may come back with the broadcast shape of the output: the engine
 (``autograd.backward``) sums them down to each input's shape once, for every op. Everything
-else a Tensor can do (``-``, ``/``, ``mean``, ``relu``, ``softmax``, ``clip``, ...) is
+else a Tensor can do (unary ``-``, ``/``, ``mean``, ``softmax``, ``clip``, ...) is
 composed from these in ``tensor_ops.py`` and needs no backward of its own.
 
 Example:
@@ -121,6 +121,8 @@ class PowScalar(Function):
             grad = grad.flat[0]
         if p == 2:  # the square in every MSE: skip the general power
             return (a * (2 * grad),)
+        if p == 0:  # a^0 = 1 everywhere: no slope, even at 0 (where 0 * 0^-1 would be NaN)
+            return (np.zeros_like(a),)
         return (grad * (p * a ** (p - 1)),)
 
 

@@ -65,7 +65,7 @@ _READ_ERRORS = (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError, str
 
 
 def save_model(path, architecture: dict, arrays: dict, metadata: dict | None = None) -> str:
-    """Write one model file atomically and return its path (``.npz`` appended if no suffix).
+    """Write one model file atomically and return its path (``.npz`` appended if missing).
 
     Args:
         path: the file to write; its folder is created if needed.
@@ -81,7 +81,7 @@ def save_model(path, architecture: dict, arrays: dict, metadata: dict | None = N
         True
     """
     path = os.fspath(path)
-    if not os.path.splitext(path)[1]:
+    if not path.endswith(SUFFIX):  # "ae_lr0.001" has a dot but no suffix of ours
         path += SUFFIX
     for what, value in (("architecture", architecture), ("metadata", metadata or {})):
         if not isinstance(value, dict):

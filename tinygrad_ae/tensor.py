@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import autograd
-from .tensor_ops import TensorOps
+from .tensor_ops import TensorOps, shape_arg
 
 DEFAULT_DTYPE = np.float32
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -41,19 +41,13 @@ def _to_array(data, dtype) -> np.ndarray:
     return array.astype(DEFAULT_DTYPE)
 
 
-def _shape_arg(shape) -> tuple:
-    """Accept both Tensor.zeros(2, 3) and Tensor.zeros((2, 3))."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(shape[0])
-    return tuple(shape)
-
-
 class Tensor(TensorOps):
     """An n-dimensional array that records the ops applied to it, for reverse-mode autodiff.
 
     Args:
         data: a number, (nested) list, numpy array or Tensor. Float32 and float64 arrays keep
-            their dtype (and share memory, like ``torch.from_numpy``); everything else becomes
+            their dtype (and share memory, like ``torch.from_numpy``, until an optimizer moves
+            a parameter into its flat buffer: then use ``t.data``); everything else becomes
             float32, the default.
         requires_grad: compute ``.grad`` for this tensor when ``backward()`` runs.
         dtype: force a dtype, e.g. ``np.float64`` for gradient checks.
@@ -111,12 +105,12 @@ class Tensor(TensorOps):
     @classmethod
     def zeros(cls, *shape, dtype=DEFAULT_DTYPE, requires_grad=False, name=None) -> "Tensor":
         """A tensor of zeros. ``Tensor.zeros(2, 3).shape == (2, 3)``."""
-        return cls(np.zeros(_shape_arg(shape), dtype=dtype), requires_grad, name=name)
+        return cls(np.zeros(shape_arg(shape), dtype=dtype), requires_grad, name=name)
 
     @classmethod
     def ones(cls, *shape, dtype=DEFAULT_DTYPE, requires_grad=False, name=None) -> "Tensor":
         """A tensor of ones. ``Tensor.ones(3).data`` is ``array([1., 1., 1.], dtype=float32)``."""
-        return cls(np.ones(_shape_arg(shape), dtype=dtype), requires_grad, name=name)
+        return cls(np.ones(shape_arg(shape), dtype=dtype), requires_grad, name=name)
 
     @classmethod
     def randn(cls, *shape, seed=None, dtype=DEFAULT_DTYPE, requires_grad=False, name=None) -> "Tensor":
@@ -127,7 +121,7 @@ class Tensor(TensorOps):
             (2, 3)
         """
         rng = np.random.default_rng(seed)
-        return cls(rng.standard_normal(_shape_arg(shape)).astype(dtype), requires_grad, name=name)
+        return cls(rng.standard_normal(shape_arg(shape)).astype(dtype), requires_grad, name=name)
 
     @classmethod
     def uniform(cls, *shape, low=-1.0, high=1.0, seed=None, dtype=DEFAULT_DTYPE, requires_grad=False, name=None) -> "Tensor":
@@ -139,7 +133,7 @@ class Tensor(TensorOps):
             True
         """
         rng = np.random.default_rng(seed)
-        return cls(rng.uniform(low, high, _shape_arg(shape)).astype(dtype), requires_grad, name=name)
+        return cls(rng.uniform(low, high, shape_arg(shape)).astype(dtype), requires_grad, name=name)
 
     # ------------------------------------------------------------------ what a tensor is
 

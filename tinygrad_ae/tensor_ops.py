@@ -27,6 +27,13 @@ def _axis_arg(axis):
     return tuple(axis) if isinstance(axis, list) else axis
 
 
+def shape_arg(shape) -> tuple:
+    """Accept both f(2, 3) and f((2, 3)): the arguments as one tuple."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
 def _index_arg(index):
     """Tensors used as indices become integer numpy arrays (indices carry no gradient)."""
     if isinstance(index, TensorOps):
@@ -87,8 +94,8 @@ class TensorOps:
             >>> (Tensor([3.0]) ** 2).item(), (2 ** Tensor([3.0])).item()
             (9.0, 8.0)
         """
-        if isinstance(exponent, numbers.Number):
-            return ops.PowScalar.apply(self, exponent=exponent)
+        if isinstance(exponent, numbers.Number):  # numpy scalars too: as a Python float, so
+            return ops.PowScalar.apply(self, exponent=float(exponent))  # float32 stays float32
         return ops.Pow.apply(self, self._lift(exponent))
 
     def matmul(self, other):
@@ -247,15 +254,11 @@ class TensorOps:
 
     def reshape(self, *shape):
         """Same data, new shape (``-1`` infers one axis). ``Tensor.zeros(6).reshape(2, 3).shape == (2, 3)``."""
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return array_ops.Reshape.apply(self, shape=shape)
+        return array_ops.Reshape.apply(self, shape=shape_arg(shape))
 
     def transpose(self, *axes):
         """Permute axes (reverse them when none are given). ``Tensor.zeros(2, 3).transpose().shape == (3, 2)``."""
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        return array_ops.Transpose.apply(self, axes=axes or None)
+        return array_ops.Transpose.apply(self, axes=shape_arg(axes) or None)
 
     @property
     def T(self):

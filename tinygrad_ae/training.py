@@ -113,7 +113,7 @@ def _array_batches(x, y, batch_size, rng):
         yield x[rows], y[rows]
 
 
-def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, batch_size: int = 32,
+def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, batch_size: int | None = None,
         autoencoder: bool = False, noise: float = 0.0, validation_data=None, verbose=None,
         checkpoint=None, seed=None, lr_schedule=None, blas_threads: int | None = 1) -> History:
     """Train ``model`` for ``epochs`` passes over the data and return the :class:`History`.
@@ -121,7 +121,8 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
     Args:
         data: a :class:`~tinygrad_ae.Dataset` (its ``batch_size`` and shuffling are used, and
             ``autoencoder``/``noise`` are passed to its ``batches``), or an array ``x`` with
-            targets ``y`` (shuffled each epoch with ``seed``, in batches of ``batch_size``).
+            targets ``y`` (shuffled each epoch with ``seed``, in batches of ``batch_size``,
+            32 by default).
         loss: "mse", "bce", "cross_entropy" or a function ``(prediction, target) -> Tensor``.
         optimizer: default ``Adam(model.parameters(), lr=1e-3)``.
         validation_data: ``(x, y)`` for the test loss after each epoch. With a Dataset it
@@ -138,7 +139,7 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
     Ctrl-C stops after the current step: the model stays usable and ``history.interrupted``
     is True. Example in the module docstring.
     """
-    from .dataset import Dataset, add_noise
+    from .dataset import Dataset, add_noise, one_hot
     from .optim import Adam
 
     loss_fn = get_loss(loss)
@@ -150,6 +151,10 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
     rng = np.random.default_rng(seed)
 
     if isinstance(data, Dataset):
+        if batch_size is not None or seed is not None:
+            raise ValueError("fit(dataset, ...) uses the Dataset's own batch_size and seed; set them "
+                             "when you create it: Dataset(batch_size=..., seed=...)")
+
         def epoch_batches():
             # fit reports the test loss on the whole test set, so per-step test batches are skipped
             for train_batch, _ in data.batches(autoencoder=autoencoder, noise=noise, test_batches=False):
@@ -157,11 +162,12 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
         steps = data.steps_per_epoch
         if validation_data is None:
             x_test, labels = data.test
-            targets = x_test if autoencoder else np.eye(10, dtype=np.float32)[labels]
+            targets = x_test if autoencoder else one_hot(labels)
             validation_data = (add_noise(x_test, noise, np.random.default_rng(0)), targets)
     else:
         if y is None:
             raise ValueError("fit(x, y): give the targets y (for an autoencoder, y = x)")
+        batch_size = 32 if batch_size is None else batch_size
         x, y = np.asarray(data, dtype=np.float32), np.asarray(y, dtype=np.float32)
         if len(x) != len(y):
             raise ValueError(f"fit: x has {len(x)} rows but y has {len(y)}")

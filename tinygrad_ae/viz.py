@@ -44,6 +44,7 @@ COLORS = {
     "op": "lightgrey",
 }
 FONT = "Courier"
+RANKDIRS = ("LR", "TB", "RL", "BT")  # graphviz's directions: left-right, top-bottom, ...
 
 INSTALL_HINT = (
     "Rendering needs the Graphviz 'dot' program, which is not on PATH. Install it with "
@@ -100,16 +101,17 @@ def render(graph: graphviz.Digraph, path, format: str | None = None) -> str:
     path = os.fspath(path)
     suffix = os.path.splitext(path)[1].lstrip(".").lower()
     if format is None:
-        format = suffix or "svg"
-        if not suffix:
-            path += ".svg"
+        if suffix in graphviz.FORMATS:
+            format = suffix
+        else:  # no suffix, or not a picture format ("graph_v1.0"): SVG
+            format, path = "svg", path + ".svg"
     require_dot()
     data = graphviz.Digraph.pipe(graph, format=format)
     atomic_write_bytes(path, data)
     return path
 
 
-def _tensor_label(t, is_output: bool) -> str:
+def _tensor_label(t) -> str:
     """name / shape / dtype, plus the value of a scalar and |grad| once backward ran."""
     lines = []
     if t.name:
@@ -156,8 +158,8 @@ def draw_graph(tensor, rankdir: str = "LR", max_nodes: int = 200, legend: bool =
         >>> "W" in draw_graph((x @ W).relu().sum()).source
         True
     """
-    if rankdir not in ("LR", "TB", "RL", "BT"):
-        raise ValueError(f"rankdir must be one of LR, TB, RL, BT, got {rankdir!r}")
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
     order = topological_order(tensor, include_constants=True)
     hidden = order[:-max_nodes] if len(order) > max_nodes else []
     shown = order[len(hidden):]
@@ -171,7 +173,7 @@ def draw_graph(tensor, rankdir: str = "LR", max_nodes: int = 200, legend: bool =
                    shape="note", fillcolor="white")
     for t in shown:
         kind = _tensor_kind(t, t is tensor)
-        graph.node(ids[t], _tensor_label(t, t is tensor), shape="box", fillcolor=COLORS[kind],
+        graph.node(ids[t], _tensor_label(t), shape="box", fillcolor=COLORS[kind],
                    penwidth="2" if t is tensor else "1")
         if t._op is None:
             continue
