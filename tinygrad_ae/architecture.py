@@ -27,8 +27,8 @@ Example:
 from __future__ import annotations
 
 import math
-import operator
 
+from .checks import whole_number
 from .viz import FONT, RANKDIRS, Picture
 
 LAYER_COLORS = {  # role -> (fill, border, text): light fills keep the unit names readable
@@ -166,11 +166,8 @@ def _checked(layer_sizes, activations, max_units, rankdir):
         raise ValueError("layer_sizes is empty: give the number of units of each layer, input "
                          "first, e.g. [784, 10, 784]")
     for position, size in enumerate(sizes):
-        try:
-            number = operator.index(size)  # accepts numpy integers, refuses 1.5 and "10"
-        except TypeError:
-            number = None
-        if number is None or isinstance(size, bool) or number < 1:
+        number = whole_number(size)
+        if number is None or number < 1:
             raise ValueError(f"layer_sizes[{position}] is {size!r}, but every layer needs a "
                              f"positive whole number of units (layer_sizes={sizes!r})")
         sizes[position] = number

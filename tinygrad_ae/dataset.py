@@ -8,10 +8,10 @@
 Finding, verifying and caching the files is `tinygrad_ae.mnist_files`' job; this module turns
 the verified bytes into float32 arrays and batches.
 """
-import operator
 
 import numpy as np
 
+from tinygrad_ae.checks import whole_number
 from tinygrad_ae.mnist_files import cache_dir, ensure_idx_files, parse_idx
 
 NAMES = ("mnist", "fashion-mnist")
@@ -34,11 +34,8 @@ def one_hot(labels):
 
 def _check_int(what, value, low, high=None, why=""):
     """`value` as an int if it is an integer in low..high (no upper limit if high is None)."""
-    try:
-        number = operator.index(value)  # accepts numpy integers, refuses 1.5 and "10"
-    except TypeError:
-        number = None
-    if number is None or isinstance(value, bool) or number < low or (high is not None and number > high):
+    number = whole_number(value)
+    if number is None or number < low or (high is not None and number > high):
         allowed = f"in {low}..{high}" if high is not None else f">= {low}"
         raise ValueError(f"{what} must be an integer {allowed}{why}; got {value!r}")
     return number

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .checks import whole_number
 from .tensor import Tensor
 
 
@@ -133,9 +134,9 @@ class Dense:
 
     def __init__(self, in_features: int, out_features: int, activation="relu", seed=None, bias_init: float = 0.0):
         for label, value in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            if whole_number(value) is None or value < 1:
                 raise ValueError(f"Dense needs a positive whole number for {label}, got {value!r}")
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features, self.out_features = whole_number(in_features), whole_number(out_features)
         self.activation = get_activation(activation)
         rng = np.random.default_rng(seed)
         if isinstance(self.activation, ReLU):
