@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from tinygrad_ae import mnist_files
+from tinygrad_ae._support import mnist_files
 from tinygrad_ae.dataset import Dataset
 
 FRESH_LOAD = """

@@ -54,8 +54,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_ae import MLP, Adam, Dataset, Dense, Tensor, blas_threads, mse
-from tinygrad_ae.files import atomic_write_bytes
+from tinygrad_ae import MLP, Adam, Dataset, Dense, Tensor, mse
+from tinygrad_ae._support.threads import limit_blas_threads
+from tinygrad_ae._support.files import atomic_write_bytes
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from numpy_autoencoder import NumpyAutoencoder  # noqa: E402  (sits next to this file)
@@ -675,7 +676,7 @@ def main(argv=None):
     started = time.perf_counter()
     if args.blas_threads:
         # for the whole process (not a with-block), before torch is imported: its MKL is a BLAS too
-        blas_threads(args.blas_threads).__enter__()
+        limit_blas_threads(args.blas_threads).__enter__()
     info = machine_info()
     print_header(info, args)
     # Memory first, while this process is still small (see memory_benchmark).

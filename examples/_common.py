@@ -14,7 +14,7 @@ from pathlib import Path
 
 import matplotlib
 
-from tinygrad_ae.files import atomic_writer
+from tinygrad_ae._support.files import atomic_writer
 
 EXAMPLES = Path(__file__).resolve().parent
 DEFAULT_OUT = EXAMPLES / "out"

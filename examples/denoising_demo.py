@@ -40,7 +40,7 @@ import numpy as np
 import _common
 from tinygrad_ae import MLP, Dataset, Dense, GraphvizNotFoundError
 from tinygrad_ae.dataset import add_noise
-from tinygrad_ae.metrics import PCA, bottleneck_layers, encode, mean_psnr, mse, psnr
+from tinygrad_ae.metrics import PCA, bottleneck_layers, encode, mean_psnr, mean_squared_error, psnr
 
 DEFAULT_MODEL = "mnist_denoising_autoencoder"
 GRID_NOISE_LEVELS = (0.1, 0.2, 0.3, 0.5)
@@ -224,8 +224,8 @@ def main(argv=None) -> int:
     inputImage, clean = draw_random_test_image(seed, args.noise)
     prediction = autoencoder.predict(inputImage)
     print(f"one test digit, noise std {args.noise:g}:")
-    print(f"  noisy input vs clean: MSE {mse(inputImage, clean):.5f}  PSNR {psnr(inputImage, clean):5.2f} dB")
-    print(f"  prediction  vs clean: MSE {mse(prediction, clean):.5f}  PSNR {psnr(prediction, clean):5.2f} dB")
+    print(f"  noisy input vs clean: MSE {mean_squared_error(inputImage, clean):.5f}  PSNR {psnr(inputImage, clean):5.2f} dB")
+    print(f"  prediction  vs clean: MSE {mean_squared_error(prediction, clean):.5f}  PSNR {psnr(prediction, clean):5.2f} dB")
     _common.save_figure(plot_single(inputImage, prediction, clean, args.noise), out / "demo_single.png")
 
     # 4. Many digits at several noise levels, scored on the whole test set.

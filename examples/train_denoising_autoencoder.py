@@ -26,8 +26,8 @@ import numpy as np
 
 from tinygrad_ae import MLP, Adam, Dataset, Dense
 from tinygrad_ae.dataset import add_noise
-from tinygrad_ae.files import atomic_write_bytes
-from tinygrad_ae.metrics import PCA, dead_units, encode, mse, psnr
+from tinygrad_ae._support.files import atomic_write_bytes
+from tinygrad_ae.metrics import PCA, dead_units, encode, mean_squared_error, psnr
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCHITECTURES = {
@@ -70,11 +70,11 @@ def evaluate(model: MLP, dataset: Dataset, noise: float) -> dict:
     denoised = model.predict(noisy)
     by_pca = pca.reconstruct(noisy)
     results = {
-        "noisy_input": {"mse": mse(noisy, x_test), "psnr": psnr(noisy, x_test)},
-        "pca_10": {"mse": mse(by_pca, x_test), "psnr": psnr(by_pca, x_test)},
+        "noisy_input": {"mse": mean_squared_error(noisy, x_test), "psnr": psnr(noisy, x_test)},
+        "pca_10": {"mse": mean_squared_error(by_pca, x_test), "psnr": psnr(by_pca, x_test)},
         # PCA's output is not limited to [0, 1] like the model's sigmoid; clipping helps it a bit
-        "pca_10_clipped": {"mse": mse(np.clip(by_pca, 0, 1), x_test), "psnr": psnr(np.clip(by_pca, 0, 1), x_test)},
-        "model": {"mse": mse(denoised, x_test), "psnr": psnr(denoised, x_test)},
+        "pca_10_clipped": {"mse": mean_squared_error(np.clip(by_pca, 0, 1), x_test), "psnr": psnr(np.clip(by_pca, 0, 1), x_test)},
+        "model": {"mse": mean_squared_error(denoised, x_test), "psnr": psnr(denoised, x_test)},
         "bottleneck_units": int(encode(model, noisy[:1]).shape[1]),
         "dead_bottleneck_units": dead_units(model, noisy),
         "test_images": int(len(x_test)),

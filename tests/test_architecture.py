@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from tinygrad_ae.architecture import LAYER_COLORS, draw_architecture
+from tinygrad_ae.viz import LAYER_COLORS, draw_architecture
 from tinygrad_ae.viz import FONT, GraphvizNotFoundError, Picture, render
 
 SEED = ([6, 3, 6], ["ReLU", "Sigmoid"])  # the seed notebook's Dense(6,3), Dense(3,6)

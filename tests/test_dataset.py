@@ -23,14 +23,14 @@ import numpy as np
 import pytest
 
 from tinygrad_ae import dataset as dataset_module
-from tinygrad_ae import files as files_module
-from tinygrad_ae import idx as idx_module
-from tinygrad_ae import mnist_files as mf
-from tinygrad_ae import mnist_wheel
+from tinygrad_ae._support import files as files_module
+from tinygrad_ae._support import idx as idx_module
+from tinygrad_ae._support import mnist_files as mf
+from tinygrad_ae._support import mnist_wheel
 from tinygrad_ae.dataset import Dataset
-from tinygrad_ae.files import atomic_write_bytes, atomic_writer
-from tinygrad_ae.idx import IdxFormatError, idx_bytes, parse_idx, read_idx
-from tinygrad_ae.mnist_wheel import RestrictedUnpickler, fetch_from_package, rebuild_from_wheel, sha256
+from tinygrad_ae._support.files import atomic_write_bytes, atomic_writer
+from tinygrad_ae._support.idx import IdxFormatError, idx_bytes, parse_idx, read_idx
+from tinygrad_ae._support.mnist_wheel import RestrictedUnpickler, fetch_from_package, rebuild_from_wheel, sha256
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

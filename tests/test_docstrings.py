@@ -12,7 +12,7 @@ import pytest
 import tinygrad_ae
 
 MODULES = sorted(m.name for m in pkgutil.iter_modules(tinygrad_ae.__path__, "tinygrad_ae."))
-USES_MNIST = {"tinygrad_ae.dataset", "tinygrad_ae.mnist_files"}
+USES_MNIST = {"tinygrad_ae.dataset", "tinygrad_ae._support.mnist_files"}
 
 
 @pytest.mark.parametrize("name", [

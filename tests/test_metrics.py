@@ -4,18 +4,18 @@ import numpy as np
 import pytest
 
 from tinygrad_ae import MLP, Dense
-from tinygrad_ae.metrics import PCA, dead_units, encode, mean_psnr, mse, psnr
+from tinygrad_ae.metrics import PCA, dead_units, encode, mean_psnr, mean_squared_error, psnr
 
 
 def test_mse_and_psnr():
     clean = np.zeros((2, 4))
     noisy = clean + 0.1
-    assert mse(noisy, clean) == pytest.approx(0.01)
+    assert mean_squared_error(noisy, clean) == pytest.approx(0.01)
     assert psnr(noisy, clean) == pytest.approx(20.0)
     assert mean_psnr(noisy, clean) == pytest.approx(20.0)
     assert psnr(clean, clean) == float("inf")
     with pytest.raises(ValueError, match="differ in shape"):
-        mse(np.zeros(3), np.zeros(4))
+        mean_squared_error(np.zeros(3), np.zeros(4))
 
 
 def test_pca_finds_the_subspace_of_low_rank_data():

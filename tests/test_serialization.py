@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_ae import serialization
-from tinygrad_ae.serialization import (
-    FORMAT, FORMAT_VERSION, HEADER, available_models, load_model, resolve_model_path, save_model,
+from tinygrad_ae._support import serialization
+from tinygrad_ae._support.serialization import (
+    FORMAT, FORMAT_VERSION, HEADER_ENTRY, available_models, load_model, resolve_model_path, save_model,
 )
 
 ARCHITECTURE = {"layers": [{"in": 3, "out": 2, "activation": "ReLU"},
@@ -29,7 +29,7 @@ def write_raw(path, header, arrays):
     """A .npz laid out like ours but with any header: for files save_model would never write."""
     entries = dict(arrays)
     if header is not None:
-        entries[HEADER] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+        entries[HEADER_ENTRY] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     np.savez(path, **entries)
     return str(path)
 
@@ -88,7 +88,7 @@ def test_numpy_scalars_in_metadata_are_stored_as_numbers(tmp_path):
 def test_the_file_is_plain_npz_readable_without_pickle(tmp_path):
     path = save_model(tmp_path / "m", ARCHITECTURE, tiny_arrays(), {"a": 1})
     with np.load(path, allow_pickle=False) as npz:
-        header = json.loads(npz[HEADER].tobytes().decode("utf-8"))
+        header = json.loads(npz[HEADER_ENTRY].tobytes().decode("utf-8"))
         for name in npz.files:
             assert npz[name].dtype != object
     assert header["format"] == "tinygrad_ae.mlp" and header["format_version"] == 1
@@ -242,7 +242,7 @@ def test_missing_extra_or_changed_arrays_are_reported(tmp_path):
 
 def test_a_header_that_is_not_json_is_corruption(tmp_path):
     path = tmp_path / "m.npz"
-    np.savez(path, **{HEADER: np.frombuffer(b"{not json", dtype=np.uint8)})
+    np.savez(path, **{HEADER_ENTRY: np.frombuffer(b"{not json", dtype=np.uint8)})
     with pytest.raises(ValueError, match=r"m\.npz is corrupted.*JSON"):
         load_model(path)
 
@@ -312,7 +312,7 @@ def model_dirs(tmp_path, monkeypatch):
 
 
 def test_default_model_folders_are_the_repo_then_the_package():
-    package = os.path.dirname(os.path.abspath(serialization.__file__))
+    package = os.path.dirname(os.path.dirname(os.path.abspath(serialization.__file__)))  # tinygrad_ae/
     assert [str(d) for d in serialization.MODEL_DIRS] == [
         os.path.join(os.path.dirname(package), "models"), os.path.join(package, "models")]
     assert isinstance(available_models(), list)

@@ -12,7 +12,7 @@ import pytest
 
 from tinygrad_ae import MLP, Dataset
 from tinygrad_ae.dataset import add_noise
-from tinygrad_ae.metrics import dead_units, mse
+from tinygrad_ae.metrics import dead_units, mean_squared_error
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
@@ -51,7 +51,7 @@ def test_seed_model_prints_the_seed_text():
 def test_shipped_model_meets_its_recorded_test_mse(name, limit, noisy_test_set):
     noisy, clean = noisy_test_set
     model = MLP().load(name)
-    measured = mse(model.predict(noisy), clean)
+    measured = mean_squared_error(model.predict(noisy), clean)
     recorded = record(name)["test_metrics"]
     assert measured == pytest.approx(recorded["model"]["mse"], rel=1e-5)
     assert measured <= limit < recorded["pca_10"]["mse"]
@@ -70,7 +70,7 @@ def test_models_ship_inside_the_wheel_and_load_from_it(tmp_path):
         assert f"tinygrad_ae/models/{name}.npz" in names
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
-    probe = ("from tinygrad_ae import MLP; from tinygrad_ae.serialization import resolve_model_path; "
+    probe = ("from tinygrad_ae import MLP; from tinygrad_ae._support.serialization import resolve_model_path; "
              "m = MLP().load('mnist_denoising_autoencoder'); "
              "print(resolve_model_path('mnist_denoising_autoencoder')); print(m.layer_sizes)")
     run = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,

@@ -7,9 +7,24 @@ Its headline job is a denoising autoencoder on the real MNIST::
     autoencoder.load("mnist_denoising_autoencoder")
     print(autoencoder)
 
-The pieces, in the order data flows through them: ``Tensor`` (tensor.py, tensor_ops.py) on
-top of the engine (autograd.py) and the primitive ops (ops.py, array_ops.py); ``gradcheck``
-to verify gradients; ``draw_graph`` to see a compute graph.
+The modules, in reading order (each opens with a paragraph saying what it is):
+
+==============  ===================================================================
+``tensor``      ``Tensor``: an array that records how it was computed
+``autograd``    every derivative the package knows, and the walk behind ``backward()``
+``gradcheck``   checking a gradient against central differences
+``layers``      ``Dense`` and its activations, built from tensor ops
+``nn``          ``MLP``: layers in a row, printed, drawn, saved and loaded
+``losses``      ``mse``, ``bce``, ``cross_entropy``
+``optim``       ``SGD`` and ``Adam``
+``training``    ``train_step`` (the four lines) and ``fit`` (the loop around them)
+``dataset``     the real MNIST in noisy mini-batches
+``metrics``     how good a denoiser is: MSE, PSNR, PCA as the linear baseline
+``viz``         pictures: the compute graph and the network
+==============  ===================================================================
+
+``_support/`` holds the plumbing (file formats, downloads, thread limits) that none of the
+ideas depend on.
 
 Example:
     >>> from tinygrad_ae import Tensor
@@ -19,49 +34,48 @@ Example:
     array([2., 4., 6.], dtype=float32)
 """
 
-from . import memory
+from .tensor import Tensor, concatenate, stack
 from .autograd import Function, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck
-from .tensor import Tensor
-from .tensor_ops import concatenate, stack
-from .viz import GraphvizNotFoundError, draw_graph, render
-from .layers import Dense, ReLU, Sigmoid, Softmax, Tanh, Linear
-from .losses import bce, cross_entropy, mse
-from .optim import SGD, Adam
+from .layers import Activation, Dense
 from .nn import MLP
+from .losses import bce, cross_entropy, mse
+from .optim import SGD, Adam, FusedAdam
+from .training import History, fit, train_step
 from .dataset import Dataset
-from .threads import blas_threads
+from .viz import GraphvizNotFoundError, draw_architecture, draw_graph, render
 
 __version__ = "0.1.0"
 
-# Keep the freed blocks of a training step's temporaries for reuse (see memory.py: 2-3x
-# faster steps at batch 32-128 on Linux); TINYGRAD_AE_MALLOC=default opts out.
-memory.apply_default()
-
 __all__ = [
     "Tensor",
+    "concatenate",
+    "stack",
     "Function",
     "no_grad",
     "is_grad_enabled",
-    "concatenate",
-    "stack",
     "gradcheck",
     "GradcheckError",
-    "draw_graph",
-    "render",
-    "GraphvizNotFoundError",
     "Dense",
-    "ReLU",
-    "Sigmoid",
-    "Softmax",
-    "Tanh",
-    "Linear",
+    "Activation",
+    "MLP",
     "mse",
     "bce",
     "cross_entropy",
     "SGD",
     "Adam",
-    "MLP",
+    "FusedAdam",
+    "train_step",
+    "fit",
+    "History",
     "Dataset",
-    "blas_threads",
+    "draw_graph",
+    "draw_architecture",
+    "render",
+    "GraphvizNotFoundError",
 ]
+
+
+def __dir__():
+    """``dir(tinygrad_ae)`` lists the public API only (the modules stay importable)."""
+    return list(__all__)

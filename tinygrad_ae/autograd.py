@@ -1,16 +1,22 @@
-"""The engine: how an op is recorded, and the one graph walk that runs backward.
+"""The engine of reverse-mode autodiff: how an op is recorded, every derivative the package
+knows, and the one walk that chains them (the chain rule).
 
-Every differentiable op is a subclass of :class:`Function` (see ``ops.py`` and
-``array_ops.py``) with a ``forward`` that computes numpy arrays and a ``backward`` that turns
-the output's gradient into one gradient per input. ``Function.apply`` runs ``forward`` and, when some input requires a
-gradient, links the output tensor to this op so that :func:`backward` can find its way back.
+An op is a subclass of :class:`Function` with ``forward`` (numpy arrays in, an array out) and
+``backward`` (the output's gradient in, one gradient per input out) written side by side, the
+derivative in its docstring and in ``rule``. ``Function.apply`` runs ``forward`` and, when an
+input wants a gradient, links the new tensor to the op. :func:`backward` then walks those links
+from the loss back to the leaves, once, in reverse topological order, summing where a value was
+used twice. These eighteen primitives are the only derivatives written by hand; everything else
+(``-x``, ``/``, ``mean``, ``softmax``, the layers and losses) is composed of them in ``tensor.py``.
+
+Read ``tensor.py`` first (what a tensor is), then this file; next comes ``gradcheck.py``.
 
 Example:
     >>> from tinygrad_ae import Tensor
-    >>> x = Tensor([1.0, 2.0], requires_grad=True)
-    >>> (x * x).sum().backward()
-    >>> x.grad
-    array([2., 4.], dtype=float32)
+    >>> a, b = Tensor(2.0, requires_grad=True), Tensor(5.0, requires_grad=True)
+    >>> (a * b).backward()          # Mul: d/da = b, d/db = a
+    >>> a.grad, b.grad
+    (array(5., dtype=float32), array(2., dtype=float32))
 """
 
 from __future__ import annotations
@@ -94,6 +100,9 @@ class Function:
     input. ``self.needs_input_grad[i]`` says whether input ``i`` wants a gradient, so an op
     can skip work nobody will use.
 
+    A class attribute ``rule`` states the derivative in words (``"d/da = b, d/db = a"``) for
+    people: the backward-pass pictures show it.
+
     Example (a student's own op):
         >>> import numpy as np
         >>> from tinygrad_ae import Tensor
@@ -110,7 +119,8 @@ class Function:
     """
 
     # parents: the input tensors; needs_input_grad: which of them want a gradient;
-    # saved: the arrays backward needs.
+    # saved: the arrays backward needs; rule: the derivative in words, for people.
+    rule: str | None = None
     parents: tuple = ()
     needs_input_grad: tuple = ()
     saved = None
@@ -128,12 +138,13 @@ class Function:
         try:
             data = op.forward(*[t.data for t in inputs], **options)
         except (ValueError, IndexError) as error:
+            # Say which op and shapes failed; the chained original shows the line that raised.
             shapes = " and ".join(str(t.shape) for t in inputs)
-            raise type(error)(f"{op.name} of shape{'s' if len(inputs) > 1 else ''} {shapes}: {error}") from None
+            raise type(error)(f"{op.name} of shape{'s' if len(inputs) > 1 else ''} {shapes}: {error}") from error
         out = inputs[0]._from_op(data)
         if _grad_enabled:
-            needs = tuple([t.requires_grad for t in inputs])  # (a list is built faster than a generator runs)
-            if True in needs:
+            needs = tuple(t.requires_grad for t in inputs)
+            if any(needs):
                 op.parents = inputs
                 op.needs_input_grad = needs
                 out.requires_grad = True
@@ -266,3 +277,491 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
             grads[parent] = parent_grad if earlier is None else earlier + parent_grad
         if not retain_graph:
             op.release()
+
+
+# ----------------------------------------------------------------- elementwise, two inputs
+# Gradients may come back in the output's broadcast shape: backward() sums them down to each
+# input's shape (unbroadcast), once, for every op.
+
+
+class Add(Function):
+    """a + b. d/da = 1, d/db = 1: the gradient passes through unchanged to both.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor(3.0, requires_grad=True)
+        >>> Add.apply(a, b).sum().backward()
+        >>> a.grad, b.grad      # b was broadcast to both elements: its two grads are summed
+        (array([1., 1.], dtype=float32), array(2., dtype=float32))
+    """
+
+    rule = "d/da = 1, d/db = 1"
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, grad):
+        return grad, grad
+
+
+class Sub(Function):
+    """a - b. d/da = 1, d/db = -1.
+
+    A primitive rather than ``a + (-b)``: every loss subtracts a target, and the negation
+    would be one more pass over the batch.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a, b = Tensor(5.0, requires_grad=True), Tensor(2.0, requires_grad=True)
+        >>> Sub.apply(a, b).backward()
+        >>> a.grad, b.grad
+        (array(1., dtype=float32), array(-1., dtype=float32))
+    """
+
+    rule = "d/da = 1, d/db = -1"
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, grad):
+        return grad, (-grad if self.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    """a * b. d/da = b, d/db = a: each input's gradient is the other input.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a, b = Tensor(2.0, requires_grad=True), Tensor(5.0, requires_grad=True)
+        >>> Mul.apply(a, b).backward()
+        >>> a.grad, b.grad
+        (array(5., dtype=float32), array(2., dtype=float32))
+    """
+
+    rule = "d/da = b, d/db = a"
+
+    def forward(self, a, b):
+        self.saved = (a, b)
+        return a * b
+
+    def backward(self, grad):
+        a, b = self.saved
+        need_a, need_b = self.needs_input_grad
+        return (grad * b if need_a else None), (grad * a if need_b else None)
+
+
+class Pow(Function):
+    """a ** b with b a tensor. d/da = b a^(b-1), d/db = a^b log(a) (defined for a > 0).
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a, b = Tensor(2.0, requires_grad=True), Tensor(3.0, requires_grad=True)
+        >>> Pow.apply(a, b).backward()
+        >>> a.grad, b.grad.round(3)      # 3 * 2^2, 2^3 * log 2
+        (array(12., dtype=float32), np.float32(5.545))
+    """
+
+    rule = "d/da = b a^(b-1), d/db = a^b log(a)"
+
+    def forward(self, a, b):
+        out = a**b
+        self.saved = (a, b, out)
+        return out
+
+    def backward(self, grad):
+        a, b, out = self.saved
+        need_a, need_b = self.needs_input_grad
+        grad_a = grad * b * a ** (b - 1) if need_a else None
+        grad_b = grad * out * np.log(a) if need_b else None
+        return grad_a, grad_b
+
+
+class PowScalar(Function):
+    """a ** p for a fixed number p. d/da = p a^(p-1).
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a = Tensor(3.0, requires_grad=True)
+        >>> PowScalar.apply(a, exponent=2).backward()
+        >>> a.grad                       # 2 * 3
+        array(6., dtype=float32)
+    """
+
+    rule = "d/da = p a^(p-1)"
+
+    def forward(self, a, exponent):
+        self.exponent = exponent
+        self.saved = a
+        return a**exponent
+
+    def backward(self, grad):
+        a, p = self.saved, self.exponent
+        if p == 0:  # a^0 = 1 everywhere: no slope, even at 0 (where 0 * 0^-1 would be NaN)
+            return (np.zeros_like(a),)
+        return (grad * (p * a ** (p - 1)),)
+
+
+class Maximum(Function):
+    """max(a, b) elementwise. d/da = 1 where a > b, d/db = 1 where b > a; on a tie, 1/2 each.
+
+    The half on ties is the average of the two one-sided derivatives, which is what central
+    differences see. ``minimum`` and ``clip`` are written with it.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a = Tensor([1.0, 5.0, 3.0], requires_grad=True)
+        >>> Maximum.apply(a, Tensor(3.0)).sum().backward()
+        >>> a.grad
+        array([0. , 1. , 0.5], dtype=float32)
+    """
+
+    rule = "d/da = [a > b], d/db = [b > a], 1/2 each on a tie"
+
+    def forward(self, a, b):
+        self.saved = (a, b)
+        return np.maximum(a, b)
+
+    def backward(self, grad):
+        a, b = self.saved
+        share_a = np.where(a == b, 0.5, a > b).astype(grad.dtype)
+        need_a, need_b = self.needs_input_grad
+        return (grad * share_a if need_a else None), (grad * (1 - share_a) if need_b else None)
+
+
+# ----------------------------------------------------------------- elementwise, one input
+
+
+class Exp(Function):
+    """exp(a). d/da = exp(a): the output itself, so forward keeps it.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a = Tensor(0.0, requires_grad=True)
+        >>> Exp.apply(a).backward()
+        >>> a.grad
+        array(1., dtype=float32)
+    """
+
+    rule = "d/da = exp(a)"
+
+    def forward(self, a):
+        out = np.exp(a)
+        self.saved = out
+        return out
+
+    def backward(self, grad):
+        return (grad * self.saved,)
+
+
+class Log(Function):
+    """log(a), the natural logarithm. d/da = 1 / a.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a = Tensor(4.0, requires_grad=True)
+        >>> Log.apply(a).backward()
+        >>> a.grad
+        array(0.25, dtype=float32)
+    """
+
+    rule = "d/da = 1 / a"
+
+    def forward(self, a):
+        self.saved = a
+        return np.log(a)
+
+    def backward(self, grad):
+        return (grad / self.saved,)
+
+
+class ReLU(Function):
+    """max(a, 0). d/da = 1 where a > 0, else 0 (0 at a == 0, as in PyTorch).
+
+    A primitive, though ``a * (a > 0)`` computes the same: that gives -0.0 for negative
+    inputs, which prints confusingly.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a = Tensor([-1.0, 2.0], requires_grad=True)
+        >>> ReLU.apply(a).sum().backward()
+        >>> a.grad
+        array([0., 1.], dtype=float32)
+    """
+
+    rule = "d/da = 1 where a > 0, else 0"
+
+    def forward(self, a):
+        self.saved = a > 0
+        return np.maximum(a, 0)
+
+    def backward(self, grad):
+        return (grad * self.saved,)
+
+
+class Sigmoid(Function):
+    """s = 1 / (1 + exp(-a)). d/da = s (1 - s): again the output, so forward keeps it.
+
+    Written with e = exp(-|a|), which is never larger than 1: s = 1 / (1 + e) for a >= 0
+    and s = e / (1 + e) for a < 0. Both are the textbook formula (multiply the top and the
+    bottom by exp(a) for the second), but exp(-a) itself would overflow for a < -88 in
+    float32, and 1 - tiny would lose the tail: this way sigmoid(-20) is 2.06e-9, not 0.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a = Tensor([0.0, -20.0], requires_grad=True)
+        >>> Sigmoid.apply(a).data
+        array([5.0000000e-01, 2.0611537e-09], dtype=float32)
+        >>> Sigmoid.apply(a).sum().backward()
+        >>> a.grad                       # s (1 - s): 0.25 at 0
+        array([2.5000000e-01, 2.0611537e-09], dtype=float32)
+    """
+
+    rule = "d/da = s (1 - s), s = sigmoid(a)"
+
+    def forward(self, a):
+        e = np.exp(-np.abs(a))
+        s = np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+        self.saved = s
+        return s
+
+    def backward(self, grad):
+        s = self.saved
+        return (grad * s * (1 - s),)
+
+
+class Tanh(Function):
+    """t = tanh(a). d/da = 1 - t^2.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a = Tensor(0.0, requires_grad=True)
+        >>> Tanh.apply(a).backward()
+        >>> a.grad
+        array(1., dtype=float32)
+    """
+
+    rule = "d/da = 1 - tanh(a)^2"
+
+    def forward(self, a):
+        out = np.tanh(a)
+        self.saved = out
+        return out
+
+    def backward(self, grad):
+        t = self.saved
+        return (grad * (1 - t * t),)
+
+
+# ----------------------------------------------------------------- matrix product
+
+
+class MatMul(Function):
+    """C = A @ B with numpy's rules (2-D, batched, 1-D on either side). dA = G @ B^T, dB = A^T @ G.
+
+    Why the transposes: C[i, j] = sum_k A[i, k] B[k, j], so A[i, k] touches every C[i, j]
+    with weight B[k, j], and dA[i, k] = sum_j G[i, j] B[k, j], which is (G @ B^T)[i, k].
+    A 1-D operand is a row (left) or column (right) matrix, as in numpy, and its gradient is
+    squeezed back; batch axes that were broadcast are summed away by backward().
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> A = Tensor([[1.0, 2.0]], requires_grad=True)
+        >>> B = Tensor([[3.0], [4.0]], requires_grad=True)
+        >>> MatMul.apply(A, B).backward()
+        >>> A.grad, B.grad               # G = [[1]]: dA = B^T, dB = A^T
+        (array([[3., 4.]], dtype=float32), array([[1.],
+               [2.]], dtype=float32))
+    """
+
+    rule = "dA = G @ B.T, dB = A.T @ G"
+
+    def forward(self, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError("matmul needs at least 1-D operands; use * to multiply by a scalar")
+        inner_a, inner_b = a.shape[-1], b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if inner_a != inner_b:
+            raise ValueError(
+                f"inner dimensions differ ({inner_a} vs {inner_b}): a @ b needs a.shape[-1] == "
+                f"b.shape[-2]; did you mean to transpose one of them (.T)?"
+            )
+        self.saved = (a, b)
+        return a @ b
+
+    def backward(self, grad):
+        a, b = self.saved
+        need_a, need_b = self.needs_input_grad
+        # As matrices: a 1-D operand gets its missing axis back as size 1, and so does grad.
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g2 = grad.reshape(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1]))
+        grad_a = grad_b = None
+        if need_a:
+            grad_a = g2 @ np.swapaxes(b2, -1, -2)
+            grad_a = grad_a[..., 0, :] if a.ndim == 1 else grad_a
+        if need_b:
+            grad_b = np.swapaxes(a2, -1, -2) @ g2
+            grad_b = grad_b[..., 0] if b.ndim == 1 else grad_b
+        return grad_a, grad_b
+
+
+# ----------------------------------------------------------------- reductions
+
+
+def _keepdims_shape(shape, axis):
+    """The shape a reduction over ``axis`` has with keepdims=True (to re-broadcast grads)."""
+    if axis is None:
+        return (1,) * len(shape)
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    axes = {ax % len(shape) for ax in axes}
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+class Sum(Function):
+    """Sum over ``axis`` (None, an int or a tuple). d/da = 1 for every summed element:
+    each element gets the gradient of the sum it went into.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        >>> (Sum.apply(a, axis=1) * Tensor([1.0, 10.0])).sum().backward()
+        >>> a.grad
+        array([[ 1.,  1.],
+               [10., 10.]], dtype=float32)
+    """
+
+    rule = "d/da = 1 (each element gets its sum's grad)"
+
+    def forward(self, a, axis=None, keepdims=False):
+        self.in_shape, self.axis = a.shape, axis
+        return np.asarray(a.sum(axis=axis, keepdims=keepdims))
+
+    def backward(self, grad):
+        grad = grad.reshape(_keepdims_shape(self.in_shape, self.axis))
+        return (np.broadcast_to(grad, self.in_shape),)
+
+
+class Max(Function):
+    """Max over ``axis``. d/da = 1 for the largest element, 0 elsewhere; ties share it equally.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a = Tensor([[1.0, 5.0], [3.0, 3.0]], requires_grad=True)
+        >>> Max.apply(a, axis=1).sum().backward()
+        >>> a.grad
+        array([[0. , 1. ],
+               [0.5, 0.5]], dtype=float32)
+    """
+
+    rule = "d/da = 1 at the max (shared among ties), else 0"
+
+    def forward(self, a, axis=None, keepdims=False):
+        if a.size == 0:
+            raise ValueError("max of an empty tensor has no value")
+        self.axis = axis
+        out = np.max(a, axis=axis, keepdims=True)
+        self.saved = (a, out)
+        return out if keepdims else np.asarray(np.squeeze(out, axis=axis))
+
+    def backward(self, grad):
+        a, out = self.saved
+        is_max = a == out
+        share = is_max / is_max.sum(axis=self.axis, keepdims=True)
+        return (share.astype(a.dtype) * grad.reshape(out.shape),)
+
+
+# ----------------------------------------------------------------- shapes and indexing
+
+
+class Reshape(Function):
+    """a.reshape(shape). The same numbers in a new arrangement: the grad is reshaped back.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a = Tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+        >>> Reshape.apply(a, shape=(2, 2)).sum().backward()
+        >>> a.grad.shape
+        (4,)
+    """
+
+    rule = "grad reshaped back to a's shape"
+
+    def forward(self, a, shape):
+        self.in_shape = a.shape
+        return a.reshape(shape)
+
+    def backward(self, grad):
+        return (grad.reshape(self.in_shape),)
+
+
+class Transpose(Function):
+    """a.transpose(axes). The grad is permuted back by the inverse permutation.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a = Tensor.zeros(2, 3, 4, requires_grad=True)
+        >>> Transpose.apply(a, axes=(2, 0, 1)).sum().backward()
+        >>> a.grad.shape
+        (2, 3, 4)
+    """
+
+    rule = "grad transposed back (inverse permutation)"
+
+    def forward(self, a, axes=None):
+        out = np.transpose(a, axes)  # validates the axes first
+        # stored non-negative, so that argsort below is the inverse permutation
+        self.axes = None if axes is None else tuple(ax % a.ndim for ax in axes)
+        return out
+
+    def backward(self, grad):
+        if self.axes is None:
+            return (np.transpose(grad),)
+        return (np.transpose(grad, np.argsort(self.axes)),)
+
+
+class GetItem(Function):
+    """a[index] with slices, integers, integer arrays and boolean masks. d/da = 1 at the
+    picked elements, 0 elsewhere.
+
+    The grad is scattered back into zeros of a's shape with ``np.add.at``, which adds rather
+    than overwrites when an index repeats: ``a[[0, 0]]`` uses a[0] twice, so it gets 2 grads.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a = Tensor([10.0, 20.0, 30.0], requires_grad=True)
+        >>> GetItem.apply(a, index=[2, 0, 0]).sum().backward()
+        >>> a.grad
+        array([2., 0., 1.], dtype=float32)
+    """
+
+    rule = "grad scattered back to the picked elements (repeats add)"
+
+    def forward(self, a, index):
+        self.in_shape, self.dtype, self.index = a.shape, a.dtype, index
+        return np.asarray(a[index])
+
+    def backward(self, grad):
+        out = np.zeros(self.in_shape, dtype=self.dtype)
+        np.add.at(out, self.index, grad)
+        return (out,)
+
+
+class Concatenate(Function):
+    """np.concatenate(arrays, axis). The grad is split back into the pieces.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a, b = Tensor([1.0], requires_grad=True), Tensor([2.0, 3.0], requires_grad=True)
+        >>> (Concatenate.apply(a, b, axis=0) * Tensor([1.0, 2.0, 3.0])).sum().backward()
+        >>> a.grad, b.grad
+        (array([1.], dtype=float32), array([2., 3.], dtype=float32))
+    """
+
+    rule = "grad split back into the pieces"
+
+    def forward(self, *arrays, axis=0):
+        self.axis = axis
+        self.sizes = [a.shape[axis] for a in arrays]
+        return np.concatenate(arrays, axis=axis)
+
+    def backward(self, grad):
+        return tuple(np.split(grad, np.cumsum(self.sizes)[:-1], axis=self.axis))

@@ -11,8 +11,8 @@ the verified bytes into float32 arrays and batches.
 
 import numpy as np
 
-from tinygrad_ae.checks import whole_number
-from tinygrad_ae.mnist_files import cache_dir, ensure_idx_files, parse_idx
+from ._support.checks import whole_number
+from ._support.mnist_files import cache_dir, ensure_idx_files, parse_idx
 
 NAMES = ("mnist", "fashion-mnist")
 TRAIN_MAX, TEST_MAX = 60_000, 10_000

@@ -15,100 +15,75 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import whole_number
+from ._support.checks import whole_number
 from .tensor import Tensor
 
 
 class Activation:
-    """An elementwise nonlinearity by name. Subclasses define ``__call__(tensor)``."""
+    """An elementwise nonlinearity, by name: ``Activation("relu")(x)`` is ``x.relu()``.
 
-    name = "Activation"
+    ============  =========================  ==========================================
+    name          computes                   typical use
+    ============  =========================  ==========================================
+    ``relu``      max(x, 0)                  hidden layers (the default)
+    ``sigmoid``   1 / (1 + e^-x), in (0, 1)  pixel intensities, probabilities
+    ``tanh``      tanh(x), in (-1, 1)        hidden layers of small nets
+    ``softmax``   rows that sum to 1         class probabilities
+    ``identity``  x (also ``"linear"``)      a linear layer, a regression output
+    ============  =========================  ==========================================
 
-    def __call__(self, x: Tensor) -> Tensor:  # pragma: no cover - every activation overrides it
-        raise NotImplementedError
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> Activation("relu")(Tensor([-1.0, 2.0])).data
+        array([0., 2.], dtype=float32)
+        >>> Activation("linear").name
+        'Identity'
+    """
+
+    # name -> (the name printed in summaries, the Tensor method that computes it)
+    KINDS = {
+        "relu": ("ReLU", Tensor.relu),
+        "sigmoid": ("Sigmoid", Tensor.sigmoid),
+        "tanh": ("Tanh", Tensor.tanh),
+        "softmax": ("Softmax", Tensor.softmax),
+        "identity": ("Identity", lambda x: x),
+    }
+    ALIASES = {"linear": "identity", "none": "identity"}
+
+    def __init__(self, name: str = "identity"):
+        key = str(name).lower()
+        key = self.ALIASES.get(key, key)
+        if key not in self.KINDS:
+            choices = sorted(set(self.KINDS) | set(self.ALIASES))
+            raise ValueError(f"unknown activation {name!r}; choose one of {choices}")
+        self.key = key
+        self.name, self._compute = self.KINDS[key]
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self._compute(x)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+        return f"Activation({self.key!r})"
 
     def __eq__(self, other) -> bool:
-        return type(self) is type(other)
+        return isinstance(other, Activation) and other.key == self.key
 
     def __hash__(self) -> int:
-        return hash(type(self))
-
-
-class ReLU(Activation):
-    """max(x, 0). ``ReLU()(Tensor([-1.0, 2.0])).data`` is ``[0, 2]``."""
-
-    name = "ReLU"
-
-    def __call__(self, x):
-        return x.relu()
-
-
-class Sigmoid(Activation):
-    """1 / (1 + e^-x), squashing into (0, 1): pixel intensities. ``Sigmoid()(Tensor([0.0])).item() == 0.5``."""
-
-    name = "Sigmoid"
-
-    def __call__(self, x):
-        return x.sigmoid()
-
-
-class Tanh(Activation):
-    """tanh(x), squashing into (-1, 1). ``Tanh()(Tensor([0.0])).item() == 0.0``."""
-
-    name = "Tanh"
-
-    def __call__(self, x):
-        return x.tanh()
-
-
-class Softmax(Activation):
-    """Softmax over the last axis: rows become probabilities. ``Softmax()(Tensor([[0.0, 0.0]])).data`` is ``[[0.5, 0.5]]``."""
-
-    name = "Softmax"
-
-    def __call__(self, x):
-        return x.softmax(axis=-1)
-
-
-class Linear(Activation):
-    """The identity: no nonlinearity (a linear layer). ``Linear()(Tensor([3.0])).item() == 3.0``."""
-
-    name = "Linear"
-
-    def __call__(self, x):
-        return x
-
-
-ACTIVATIONS = {
-    "relu": ReLU,
-    "sigmoid": Sigmoid,
-    "tanh": Tanh,
-    "softmax": Softmax,
-    "linear": Linear,
-    "identity": Linear,
-    "none": Linear,
-}
+        return hash(self.key)
 
 
 def get_activation(spec) -> Activation:
-    """An activation from a name (any case), an Activation object or class, or None (linear).
+    """An activation from a name (any case), an ``Activation``, or None (the identity).
 
     Example:
         >>> get_activation("ReLU").name, get_activation(None).name
-        ('ReLU', 'Linear')
+        ('ReLU', 'Identity')
     """
     if spec is None:
-        return Linear()
+        return Activation("identity")
     if isinstance(spec, Activation):
         return spec
-    if isinstance(spec, type) and issubclass(spec, Activation):
-        return spec()
-    if isinstance(spec, str) and spec.lower() in ACTIVATIONS:
-        return ACTIVATIONS[spec.lower()]()
-    raise ValueError(f"unknown activation {spec!r}; choose one of {sorted(set(ACTIVATIONS))} or an Activation object")
+    return Activation(spec)
 
 
 class Dense:
@@ -117,7 +92,7 @@ class Dense:
     Args:
         in_features, out_features: sizes of the input and output vectors.
         activation: "relu" (the default, as in the seed's hidden layer), "sigmoid", "tanh",
-            "softmax", "linear", or an ``Activation`` object.
+            "softmax", "identity" (or "linear"), or an ``Activation``.
         seed: an int or ``numpy.random.Generator``, for reproducible initial weights.
         bias_init: the initial value of every bias (0 by default; a small positive value
             keeps ReLU units alive at the start of training).
@@ -139,7 +114,7 @@ class Dense:
         self.in_features, self.out_features = whole_number(in_features), whole_number(out_features)
         self.activation = get_activation(activation)
         rng = np.random.default_rng(seed)
-        if isinstance(self.activation, ReLU):
+        if self.activation.key == "relu":
             weights = rng.standard_normal((self.out_features, self.in_features)) * np.sqrt(2.0 / self.in_features)
         else:
             limit = np.sqrt(6.0 / (self.in_features + self.out_features))

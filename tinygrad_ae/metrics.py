@@ -1,4 +1,4 @@
-"""How well a denoiser works: MSE and PSNR against the clean images, the PCA baseline, and
+"""How well a denoiser works: mean squared error and PSNR against the clean images, the PCA baseline, and
 the bottleneck's dead ReLU units. Plain numpy; used by the training script, the demo and
 the tests that check the shipped model.
 
@@ -15,19 +15,19 @@ import numpy as np
 
 from .autograd import no_grad
 from .tensor import Tensor
-from .threads import blas_threads
+from ._support.threads import limit_blas_threads
 
 
-def mse(prediction, clean) -> float:
+def mean_squared_error(prediction, clean) -> float:
     """Mean squared error over all pixels of all images.
 
     Example:
-        >>> mse(np.array([[0.0, 1.0]]), np.array([[0.0, 0.0]]))
+        >>> mean_squared_error(np.array([[0.0, 1.0]]), np.array([[0.0, 0.0]]))
         0.5
     """
     prediction, clean = np.asarray(prediction, np.float64), np.asarray(clean, np.float64)
     if prediction.shape != clean.shape:
-        raise ValueError(f"mse: prediction {prediction.shape} and clean images {clean.shape} differ in shape")
+        raise ValueError(f"mean_squared_error: prediction {prediction.shape} and clean images {clean.shape} differ in shape")
     return float(np.mean((prediction - clean) ** 2))
 
 
@@ -50,7 +50,7 @@ def psnr(prediction, clean, peak: float = 1.0) -> float:
         >>> round(psnr(np.full((1, 4), 0.5), np.full((1, 4), 0.6)), 1)
         20.0
     """
-    error = mse(prediction, clean)
+    error = mean_squared_error(prediction, clean)
     return float("inf") if error == 0 else float(10 * np.log10(peak**2 / error))
 
 
@@ -79,7 +79,7 @@ class PCA:
         # (MNIST: a 784 x 784 eigenproblem instead of a 60000 x 784 SVD).
         # One BLAS thread: on our 2-core test machine OpenBLAS took 1 s with two threads and
         # 0.07 s with one for this (see threads.py).
-        with blas_threads(1):
+        with limit_blas_threads(1):
             eigenvalues, eigenvectors = np.linalg.eigh(centred.T @ centred)
         order = np.argsort(eigenvalues)[::-1]  # eigh sorts ascending
         variances = np.clip(eigenvalues[order], 0, None)

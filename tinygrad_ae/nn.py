@@ -1,8 +1,8 @@
 """``MLP``: a stack of ``Dense`` layers that can be printed, drawn, trained, saved and loaded.
 
 The seed notebook's API (``addLayer``, ``plotGraph``, ``load``, ``predict``, ``print``) with
-snake_case aliases. Training lives in ``training.py``, the file format in
-``serialization.py``, the picture in ``architecture.py``; this class ties them together.
+snake_case aliases. Training lives in ``training.py``, the picture in ``viz.py`` and the file
+format in ``_support/serialization.py``; this class ties them together. Read next: ``losses.py``.
 
 Example:
     >>> from tinygrad_ae import MLP, Dense
@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._support.serialization import load_model, save_model
 from .autograd import no_grad
 from .layers import Dense
+from .losses import get_loss
 from .tensor import Tensor
+from .training import fit
+from .viz import draw_architecture, render
 
-HEADER = " MULTI LAYER PERCEPTRON (MLP) ".center(70, "-")
+TITLE = " MULTI LAYER PERCEPTRON (MLP) ".center(70, "-")  # the seed's header line
 
 
 class MLP:
@@ -137,7 +141,7 @@ class MLP:
 
     def __str__(self) -> str:
         """The seed notebook's text block: a header, then one block per layer."""
-        lines = [HEADER, f"HIDDEN LAYERS = {max(len(self.layers) - 2, 0)}", f"TOTAL PARAMETERS = {self.num_parameters}"]
+        lines = [TITLE, f"HIDDEN LAYERS = {max(len(self.layers) - 2, 0)}", f"TOTAL PARAMETERS = {self.num_parameters}"]
         for i, layer in enumerate(self.layers, 1):
             title = f"DENSE {layer.in_features} -> {layer.out_features} [{layer.activation.name}]"
             rule = "-" * (len(title) + 1)
@@ -184,9 +188,6 @@ class MLP:
             >>> "digraph" in nn.plotGraph("").source
             True
         """
-        from .architecture import draw_architecture
-        from .viz import render
-
         self._require_layers()
         graph = draw_architecture(self.layer_sizes, [layer.activation.name for layer in self.layers], max_units=max_units)
         if filename:
@@ -208,8 +209,6 @@ class MLP:
             >>> len(history["train_loss"])
             3
         """
-        from .training import fit
-
         return fit(self, data, y, **options)
 
     def evaluate(self, x, y, loss="mse", batch_size: int = 1000) -> float:
@@ -221,8 +220,6 @@ class MLP:
             >>> model.evaluate(np.zeros((3, 2)), np.zeros((3, 2)))
             0.0
         """
-        from .losses import get_loss
-
         loss_fn = get_loss(loss)
         x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32)
         total = 0.0
@@ -242,8 +239,6 @@ class MLP:
             >>> path.endswith("tiny.npz")
             True
         """
-        from .serialization import save_model
-
         self._require_layers()
         architecture = {"layers": [
             {"type": "Dense", "in_features": layer.in_features, "out_features": layer.out_features,
@@ -266,8 +261,6 @@ class MLP:
             >>> MLP().load(path).layer_sizes
             [2, 3]
         """
-        from .serialization import load_model
-
         architecture, arrays, metadata = load_model(name_or_path)
         layers = []
         try:

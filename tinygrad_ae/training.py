@@ -1,11 +1,14 @@
-"""The training loop behind ``MLP.fit``: epochs of mini-batch steps, progress, history, Ctrl-C.
+"""Training: ``train_step`` is one step of gradient descent; ``fit`` repeats it over epochs.
 
-One step is the four lines every framework shares::
+One step is the four lines every framework shares (read :func:`train_step`)::
 
     optimizer.zero_grad()
     loss = loss_fn(model(x), y)
     loss.backward()
     optimizer.step()
+
+``fit`` wraps the plumbing around it: shuffled batches, a progress bar, the test loss after
+each epoch, checkpoints, and stopping cleanly on Ctrl-C. Read next: ``dataset.py``.
 
 Example:
     >>> import numpy as np
@@ -27,9 +30,13 @@ import time
 import numpy as np
 from tqdm import tqdm  # plain tqdm: tqdm.auto warns in notebooks without ipywidgets
 
+from ._support.files import atomic_writer
+from ._support.memory import keep_freed_memory
+from ._support.threads import limit_blas_threads
+from .dataset import Dataset, add_noise, one_hot
 from .losses import get_loss
+from .optim import FusedAdam
 from .tensor import Tensor
-from .threads import blas_threads as limit_blas_threads
 
 
 class History(dict):
@@ -58,10 +65,8 @@ class History(dict):
             >>> fig.axes[0].get_ylabel()
             'loss'
         """
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # lazy: pyplot is slow to import and only plots need it
         from matplotlib.ticker import MaxNLocator
-
-        from .files import atomic_writer
 
         fig, ax = plt.subplots(figsize=(6, 4))
         epochs = np.arange(1, self.epochs + 1)
@@ -106,11 +111,25 @@ class _StopOnCtrlC:
         return False
 
 
-def _array_batches(x, y, batch_size, rng):
-    order = rng.permutation(len(x))
-    for start in range(0, len(x), batch_size):
-        rows = order[start:start + batch_size]
-        yield x[rows], y[rows]
+def train_step(model, optimizer, x, y, loss="mse") -> Tensor:
+    """One step of gradient descent, the four lines every framework shares; returns the loss.
+
+    Example:
+        >>> import numpy as np
+        >>> from tinygrad_ae import MLP, Dense, SGD
+        >>> model = MLP([Dense(2, 1, activation="identity", seed=0)])
+        >>> x, y = np.ones((4, 2), np.float32), np.zeros((4, 1), np.float32)
+        >>> first = train_step(model, SGD(model.parameters(), lr=0.1), x, y).item()
+        >>> second = train_step(model, SGD(model.parameters(), lr=0.1), x, y).item()
+        >>> second < first
+        True
+    """
+    loss_fn = get_loss(loss)
+    optimizer.zero_grad()                                # 1. forget the last step's gradients
+    batch_loss = loss_fn(model(Tensor(x)), Tensor(y))    # 2. forward: prediction and loss
+    batch_loss.backward()                                # 3. backward: d(loss)/d(every parameter)
+    optimizer.step()                                     # 4. move each parameter downhill
+    return batch_loss
 
 
 def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, batch_size: int | None = None,
@@ -124,7 +143,7 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
             targets ``y`` (shuffled each epoch with ``seed``, in batches of ``batch_size``,
             32 by default).
         loss: "mse", "bce", "cross_entropy" or a function ``(prediction, target) -> Tensor``.
-        optimizer: default ``Adam(model.parameters(), lr=1e-3)``.
+        optimizer: default ``FusedAdam(model.parameters(), lr=1e-3)``.
         validation_data: ``(x, y)`` for the test loss after each epoch. With a Dataset it
             defaults to its test set (noisy inputs with a fixed noise seed, so the figure
             is comparable from epoch to epoch).
@@ -133,23 +152,60 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
         checkpoint: a path; the model is saved there after every completed epoch.
         lr_schedule: a function ``epoch (0-based) -> learning rate``, applied to the
             optimizer's ``lr`` before each epoch (``history["lr"]`` records it).
-        blas_threads: threads numpy's BLAS may use while training (see ``threads.py``:
-            one is fastest for small networks); None leaves numpy's setting alone.
+        blas_threads: threads numpy's BLAS may use while training (one is fastest for small
+            networks, see ``_support/threads.py``); None leaves numpy's setting alone.
 
-    Ctrl-C stops after the current step: the model stays usable and ``history.interrupted``
-    is True. Example in the module docstring.
+    Every step is :func:`train_step`. Around it, and only while it runs, ``fit`` keeps freed
+    memory for reuse (``_support/memory.py``) and limits BLAS threads; both are undone when
+    it returns. Ctrl-C stops after the current step: the model stays usable and
+    ``history.interrupted`` is True. Example in the module docstring.
     """
-    from .dataset import Dataset, add_noise, one_hot
-    from .optim import Adam
-
-    loss_fn = get_loss(loss)
-    optimizer = optimizer or Adam(model.parameters(), lr=1e-3)
+    optimizer = optimizer or FusedAdam(model.parameters(), lr=1e-3)
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be a whole number >= 0, got {epochs!r}")
+    epoch_batches, steps, validation_data = _training_data(data, y, batch_size, autoencoder, noise,
+                                                           validation_data, seed)
     show_bar = sys.stderr.isatty() if verbose is None else bool(verbose)
     show_lines = verbose is not False
-    rng = np.random.default_rng(seed)
+    history = History(train_loss=[], test_loss=[], seconds=[], lr=[])
+    with _StopOnCtrlC() as stop, limit_blas_threads(blas_threads), keep_freed_memory():
+        for epoch in range(1, epochs + 1):
+            if lr_schedule is not None:
+                optimizer.lr = lr_schedule(epoch - 1)
+            started, total, count = time.perf_counter(), 0.0, 0
+            bar = tqdm(epoch_batches(), total=steps, desc=f"epoch {epoch}/{epochs}", disable=not show_bar,
+                       leave=False, unit="step", mininterval=0.5)
+            for xb, yb in bar:
+                total += train_step(model, optimizer, xb, yb, loss).item() * len(xb)
+                count += len(xb)
+                if stop.requested:
+                    break
+            bar.close()
+            if stop.requested:
+                history.interrupted = True
+                break
+            history["train_loss"].append(total / max(count, 1))
+            history["test_loss"].append(model.evaluate(*validation_data, loss=loss) if validation_data else None)
+            history["seconds"].append(time.perf_counter() - started)
+            history["lr"].append(optimizer.lr)
+            if checkpoint is not None:
+                model.save(checkpoint, metadata={"epoch": epoch, "history": dict(history)})
+            if show_lines:
+                _print_epoch(history, epoch, epochs, optimizer.lr)
+    if history.interrupted and show_lines:
+        tqdm.write(f"stopped by Ctrl-C after {history.epochs} complete epochs; the model keeps its last step")
+    return history
 
+
+def _print_epoch(history, epoch, epochs, lr):
+    test = history["test_loss"][-1]
+    tqdm.write(f"epoch {epoch}/{epochs}  train loss {history['train_loss'][-1]:.5f}"
+               + (f"  test loss {test:.5f}" if test is not None else "")
+               + f"  lr {lr:g}  ({history['seconds'][-1]:.1f} s)", file=sys.stdout)
+
+
+def _training_data(data, y, batch_size, autoencoder, noise, validation_data, seed):
+    """``(epoch_batches, steps per epoch, validation_data)`` for a Dataset or arrays x, y."""
     if isinstance(data, Dataset):
         if batch_size is not None or seed is not None:
             raise ValueError("fit(dataset, ...) uses the Dataset's own batch_size and seed; set them "
@@ -159,55 +215,23 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
             # fit reports the test loss on the whole test set, so per-step test batches are skipped
             for train_batch, _ in data.batches(autoencoder=autoencoder, noise=noise, test_batches=False):
                 yield train_batch
-        steps = data.steps_per_epoch
         if validation_data is None:
             x_test, labels = data.test
             targets = x_test if autoencoder else one_hot(labels)
             validation_data = (add_noise(x_test, noise, np.random.default_rng(0)), targets)
-    else:
-        if y is None:
-            raise ValueError("fit(x, y): give the targets y (for an autoencoder, y = x)")
-        batch_size = 32 if batch_size is None else batch_size
-        x, y = np.asarray(data, dtype=np.float32), np.asarray(y, dtype=np.float32)
-        if len(x) != len(y):
-            raise ValueError(f"fit: x has {len(x)} rows but y has {len(y)}")
+        return epoch_batches, data.steps_per_epoch, validation_data
 
-        def epoch_batches():
-            return _array_batches(x, y, batch_size, rng)
-        steps = -(-len(x) // batch_size)
+    if y is None:
+        raise ValueError("fit(x, y): give the targets y (for an autoencoder, y = x)")
+    batch_size = 32 if batch_size is None else batch_size
+    x, y = np.asarray(data, dtype=np.float32), np.asarray(y, dtype=np.float32)
+    if len(x) != len(y):
+        raise ValueError(f"fit: x has {len(x)} rows but y has {len(y)}")
+    rng = np.random.default_rng(seed)
 
-    history = History(train_loss=[], test_loss=[], seconds=[], lr=[])
-    with _StopOnCtrlC() as stop, limit_blas_threads(blas_threads):
-        for epoch in range(1, epochs + 1):
-            if lr_schedule is not None:
-                optimizer.lr = lr_schedule(epoch - 1)
-            started, total, count = time.perf_counter(), 0.0, 0
-            bar = tqdm(epoch_batches(), total=steps, desc=f"epoch {epoch}/{epochs}", disable=not show_bar,
-                       leave=False, unit="step", mininterval=0.5)
-            for xb, yb in bar:
-                optimizer.zero_grad()
-                batch_loss = loss_fn(model(Tensor(xb)), Tensor(yb))
-                batch_loss.backward()
-                optimizer.step()
-                total += batch_loss.item() * len(xb)
-                count += len(xb)
-                if stop.requested:
-                    break
-            bar.close()
-            if stop.requested:
-                history.interrupted = True
-                break
-            history["train_loss"].append(total / max(count, 1))
-            history["test_loss"].append(model.evaluate(*validation_data, loss=loss_fn) if validation_data else None)
-            history["seconds"].append(time.perf_counter() - started)
-            history["lr"].append(optimizer.lr)
-            if checkpoint is not None:
-                model.save(checkpoint, metadata={"epoch": epoch, "history": dict(history)})
-            if show_lines:
-                test = history["test_loss"][-1]
-                tqdm.write(f"epoch {epoch}/{epochs}  train loss {history['train_loss'][-1]:.5f}"
-                           + (f"  test loss {test:.5f}" if test is not None else "")
-                           + f"  lr {optimizer.lr:g}  ({history['seconds'][-1]:.1f} s)", file=sys.stdout)
-    if history.interrupted and show_lines:
-        tqdm.write(f"stopped by Ctrl-C after {history.epochs} complete epochs; the model keeps its last step")
-    return history
+    def epoch_batches():
+        order = rng.permutation(len(x))
+        for start in range(0, len(x), batch_size):
+            rows = order[start:start + batch_size]
+            yield x[rows], y[rows]
+    return epoch_batches, -(-len(x) // batch_size), validation_data

@@ -45,14 +45,14 @@ from .files import atomic_writer
 
 FORMAT = "tinygrad_ae.mlp"
 FORMAT_VERSION = 1
-HEADER = "__model__.json"
+HEADER_ENTRY = "__model__.json"
 SUFFIX = ".npz"
 
 # Shipped models: the repo's top-level models/ (a checkout or editable install) first, then the
 # copy the wheel carries inside the package (pyproject force-includes models/ as
 # tinygrad_ae/models). Tests monkeypatch this tuple.
-MODEL_DIRS = (Path(__file__).resolve().parent.parent / "models",
-              Path(__file__).resolve().parent / "models")
+_PACKAGE = Path(__file__).resolve().parent.parent  # tinygrad_ae/
+MODEL_DIRS = (_PACKAGE.parent / "models", _PACKAGE / "models")
 
 # np.savez(file, *args, allow_pickle=..., **arrays) would swallow arrays with these names.
 _SAVEZ_ARGUMENTS = ("file", "allow_pickle")
@@ -98,7 +98,7 @@ def save_model(path, architecture: dict, arrays: dict, metadata: dict | None = N
     }
     header_bytes = _to_json(header, path).encode("utf-8")
     entries = dict(checked)
-    entries[HEADER] = np.frombuffer(header_bytes, dtype=np.uint8)
+    entries[HEADER_ENTRY] = np.frombuffer(header_bytes, dtype=np.uint8)
     with atomic_writer(path) as f:
         np.savez(f, **entries)
     return path
@@ -141,9 +141,9 @@ def load_model(name_or_path) -> tuple[dict, dict, dict]:
         raise _corrupted(path, error) from error
     with npz:
         # The header first: a foreign .npz should be called foreign, not corrupted.
-        header = _read_header(_read(npz, HEADER, path) if HEADER in npz.files else None, path)
+        header = _read_header(_read(npz, HEADER_ENTRY, path) if HEADER_ENTRY in npz.files else None, path)
         # Read every array now: its CRC is only checked when it is read.
-        stored = {name: _read(npz, name, path) for name in npz.files if name != HEADER}
+        stored = {name: _read(npz, name, path) for name in npz.files if name != HEADER_ENTRY}
     _check_arrays(header["arrays"], stored, path)
     return header["architecture"], stored, header["metadata"]
 
@@ -255,12 +255,12 @@ def _read(npz, name, path) -> np.ndarray:
 
 def _read_header(raw, path) -> dict:
     if raw is None:
-        raise ValueError(f"{path} is not a tinygrad_ae model file: it has no {HEADER} entry "
+        raise ValueError(f"{path} is not a tinygrad_ae model file: it has no {HEADER_ENTRY} entry "
                          "(a plain .npz?). Load a file written by save_model.")
     try:
         header = json.loads(raw.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
-        raise ValueError(f"model file {path} is corrupted: its {HEADER} is not valid "
+        raise ValueError(f"model file {path} is corrupted: its {HEADER_ENTRY} is not valid "
                          f"UTF-8 JSON ({error}).") from error
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         found = header.get("format") if isinstance(header, dict) else header
@@ -277,7 +277,7 @@ def _read_header(raw, path) -> dict:
                          "(pip install --upgrade tinygrad_ae) to load it.")
     for key in ("architecture", "metadata", "arrays"):
         if not isinstance(header.get(key), dict):
-            raise ValueError(f"model file {path} is corrupted: {HEADER} has no {key!r} dict.")
+            raise ValueError(f"model file {path} is corrupted: {HEADER_ENTRY} has no {key!r} dict.")
     return header
 
 

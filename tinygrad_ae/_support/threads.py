@@ -8,7 +8,7 @@ thread by default; pass ``blas_threads=None`` to leave numpy's setting alone.
 
 Example:
     >>> import numpy as np
-    >>> with blas_threads(1):
+    >>> with limit_blas_threads(1):
     ...     product = np.ones((2, 3)) @ np.ones((3, 2))
     >>> product[0, 0]
     np.float64(3.0)
@@ -21,15 +21,15 @@ import contextlib
 from threadpoolctl import threadpool_limits
 
 
-def blas_threads(count: int | None = 1):
+def limit_blas_threads(count: int | None = 1):
     """A context manager limiting numpy's BLAS to ``count`` threads (None: no change).
 
     Example:
-        >>> with blas_threads(None):
+        >>> with limit_blas_threads(None):
         ...     pass
     """
     if count is None:
         return contextlib.nullcontext()
     if not isinstance(count, int) or count < 1:
-        raise ValueError(f"blas_threads needs a whole number >= 1 or None, got {count!r}")
+        raise ValueError(f"limit_blas_threads needs a whole number >= 1 or None, got {count!r}")
     return threadpool_limits(limits=count, user_api="blas")

