@@ -54,7 +54,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_ae import MLP, Adam, Dataset, Dense, Tensor, mse
+from tinygrad_ae import MLP, Dataset, Dense, FusedAdam, Tensor, mse
+from tinygrad_ae._support.memory import keep_freed_memory
 from tinygrad_ae._support.threads import limit_blas_threads
 from tinygrad_ae._support.files import atomic_write_bytes
 
@@ -215,7 +216,7 @@ def print_header(info, args):
 def make_tinygrad():
     """The seed's autoencoder in tinygrad_ae; its initial weights are copied into the others."""
     model = MLP([Dense(784, 10, activation="relu", seed=0), Dense(10, 784, activation="sigmoid", seed=1)])
-    return model, Adam(model.parameters(), lr=LR)
+    return model, FusedAdam(model.parameters(), lr=LR)  # the optimizer fit uses
 
 
 def initial_weights(model) -> dict:
@@ -467,7 +468,8 @@ def micro_benchmarks(torch, repeats):
 
 MEMORY_SCRIPT = r"""
 import json, resource
-from tinygrad_ae import MLP, Adam, Dataset, Dense, Tensor, mse
+from tinygrad_ae import MLP, Dataset, Dense, FusedAdam, Tensor, mse
+from tinygrad_ae._support.memory import keep_freed_memory
 
 def status(field):
     # /proc/self/status: VmRSS is the current resident memory, VmHWM its peak (kB)
@@ -482,7 +484,8 @@ report("start")
 ds = Dataset(name="mnist", train_size=60000, test_size=10000, batch_size=128, seed=0)
 report("loaded")
 model = MLP([Dense(784, 10, activation="relu", seed=0), Dense(10, 784, activation="sigmoid", seed=1)])
-opt = Adam(model.parameters(), lr=1e-3)
+opt = FusedAdam(model.parameters(), lr=1e-3)
+keep_freed_memory().__enter__()  # as fit does while it trains
 for epoch in range(1, EPOCHS + 1):
     for (xb, yb), _ in ds.batches(autoencoder=True, noise=0.1, test_batches=False):
         opt.zero_grad(); loss = mse(model(Tensor(xb)), Tensor(yb)); loss.backward(); opt.step()
@@ -677,6 +680,9 @@ def main(argv=None):
     if args.blas_threads:
         # for the whole process (not a with-block), before torch is imported: its MKL is a BLAS too
         limit_blas_threads(args.blas_threads).__enter__()
+    # What fit does while it trains (and undoes afterwards): keep freed blocks for reuse.
+    # Here for the whole run, so the numpy baseline and tinygrad_ae share the same malloc.
+    keep_freed_memory().__enter__()
     info = machine_info()
     print_header(info, args)
     # Memory first, while this process is still small (see memory_benchmark).

@@ -24,7 +24,8 @@ import itertools
 import pstats
 import time
 
-from tinygrad_ae import MLP, Adam, Dataset, Dense, Tensor, mse
+from tinygrad_ae import MLP, Dataset, Dense, FusedAdam, Tensor, mse
+from tinygrad_ae._support.memory import keep_freed_memory
 
 
 def endless_batches(ds):
@@ -81,7 +82,8 @@ def main(argv=None):
     ds = Dataset(name="mnist", train_size=60000, test_size=10000, batch_size=args.batch_size, seed=0)
     steps = args.steps or min(ds.steps_per_epoch, 5000)
     model = MLP([Dense(784, 10, activation="relu", seed=0), Dense(10, 784, activation="sigmoid", seed=1)])
-    opt = Adam(model.parameters(), lr=1e-3)
+    opt = FusedAdam(model.parameters(), lr=1e-3)  # the optimizer fit uses
+    keep_freed_memory().__enter__()  # as fit does while it trains
     batches = endless_batches(ds)
     train(model, opt, batches, args.warmup)
     if args.no_data:  # made now, outside the profile; copies, so that they outlive their chunk

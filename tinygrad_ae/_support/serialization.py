@@ -24,11 +24,13 @@ Example:
     >>> import numpy as np
     >>> path = save_model(os.path.join(tempfile.mkdtemp(), "tiny"), {"layers": [2]},
     ...                   {"W": np.eye(2, dtype=np.float32)}, {"epochs": 3})
-    >>> os.path.basename(path)
-    'tiny.npz'
-    >>> architecture, arrays, metadata = load_model(path)
-    >>> architecture, arrays["W"].dtype, metadata
-    ({'layers': [2]}, dtype('float32'), {'epochs': 3})
+
+    Example:
+        >>> os.path.basename(path)
+        'tiny.npz'
+        >>> architecture, arrays, metadata = load_model(path)
+        >>> architecture, arrays["W"].dtype, metadata
+        ({'layers': [2]}, dtype('float32'), {'epochs': 3})
 """
 
 from __future__ import annotations
@@ -116,8 +118,10 @@ def load_model(name_or_path) -> tuple[dict, dict, dict]:
         >>> import numpy as np
         >>> path = save_model(os.path.join(tempfile.mkdtemp(), "m.npz"), {"sizes": [1, 1]},
         ...                   {"W": np.ones((1, 1))})
-        >>> load_model(path)[1]["W"].tolist()
-        [[1.0]]
+
+        Example:
+            >>> load_model(path)[1]["W"].tolist()
+            [[1.0]]
     """
     path = resolve_model_path(name_or_path)
     with open(path, "rb") as f:

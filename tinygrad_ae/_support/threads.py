@@ -10,8 +10,10 @@ Example:
     >>> import numpy as np
     >>> with limit_blas_threads(1):
     ...     product = np.ones((2, 3)) @ np.ones((3, 2))
-    >>> product[0, 0]
-    np.float64(3.0)
+
+    Example:
+        >>> product[0, 0]
+        np.float64(3.0)
 """
 
 from __future__ import annotations
