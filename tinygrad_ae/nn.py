@@ -88,11 +88,11 @@ class MLP:
 
     @property
     def num_parameters(self) -> int:
-        """Total number of weights and biases."""
+        """Total number of weights and biases: ``MLP([Dense(784, 10)]).num_parameters == 7850``."""
         return sum(t.size for t in self.parameters())
 
     def zero_grad(self) -> None:
-        """Reset every parameter's gradient to zero."""
+        """Reset every parameter's gradient to zero (``model.zero_grad()``, as in PyTorch)."""
         for t in self.parameters():
             t.zero_grad()
 
