@@ -356,7 +356,7 @@ def test_mlp_and_history_have_html_tables():
     assert "stopped early: the training loss was nan" in stopped._repr_html_()
 
 
-@pytest.mark.parametrize("name", ["checks", "notebook", "figures", "signatures"])
+@pytest.mark.parametrize("name", ["checks", "notebook", "figures", "signatures", "fit_arguments", "fit_safety"])
 def test_support_docstring_examples(name):
     """test_docstrings.py walks the top-level modules only; these are the new plumbing's."""
     module = importlib.import_module(f"tinygrad_ae._support.{name}")

@@ -22,8 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import math
-import os
 import signal
 import sys
 import threading
@@ -35,16 +33,15 @@ from tqdm import tqdm
 
 from ._support.checks import checked_number, whole_number
 from ._support.files import atomic_writer
+from ._support.fit_arguments import check_options, checked_optimizer, checked_pair, checked_rows, learning_rates
+from ._support.fit_safety import NONFINITE_ADVICE, Checkpoint, EpochLoss, FiniteUpdatesOnly, copy_weights, stop_reason
 from ._support.memory import keep_freed_memory
 from ._support.notebook import html_table, in_notebook, progress_bar
 from ._support.threads import limit_blas_threads
 from .dataset import Dataset, add_noise, one_hot
 from .losses import get_loss
-from .optim import FusedAdam, Optimizer
+from .optim import FusedAdam
 from .tensor import Tensor
-
-ON_NONFINITE = ("stop", "skip", "raise")  # what fit does about a step whose loss is NaN or inf
-
 
 class History(dict):
     """Per-epoch figures of a ``fit`` run: ``history["train_loss"]``, ``["test_loss"]``,
@@ -210,9 +207,10 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
         >>> len(history["train_loss"]), history.stopped_reason
         (3, None)
     """
-    epochs = _check_options(model, epochs, loss, verbose, checkpoint, on_nonfinite)
-    optimizer = _checked_optimizer(model, optimizer)
-    learning_rates = _learning_rates(lr_schedule, epochs)
+    epochs = check_options(model, epochs, verbose, checkpoint, on_nonfinite)
+    get_loss(loss)  # an unknown loss name fails now, not at the first step
+    optimizer = FusedAdam(model.parameters(), lr=1e-3) if optimizer is None else checked_optimizer(model, optimizer)
+    rates = learning_rates(lr_schedule, epochs)
     epoch_batches, steps, validation_data = _training_data(model, data, y, batch_size, autoencoder, noise,
                                                            validation_data, seed)
     show_bar = (sys.stderr.isatty() or in_notebook()) if verbose is None else bool(verbose)
@@ -220,12 +218,12 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
     history = History(train_loss=[], test_loss=[], seconds=[], lr=[])
     if on_nonfinite == "skip":
         history["skipped_steps"] = []
-    guarded, saver = _FiniteUpdatesOnly(optimizer, model.parameters()), _Checkpoint(checkpoint)
+    guarded, saver = FiniteUpdatesOnly(optimizer, model.parameters()), Checkpoint(checkpoint)
     with _StopOnCtrlC() as stop, limit_blas_threads(blas_threads), keep_freed_memory():
         for epoch in range(1, epochs + 1):
-            if learning_rates is not None:
-                optimizer.lr = learning_rates[epoch - 1]
-            started, tally, weights = time.perf_counter(), _EpochLoss(epoch, steps, on_nonfinite), _copy(model)
+            if rates is not None:
+                optimizer.lr = rates[epoch - 1]
+            started, tally, weights = time.perf_counter(), EpochLoss(epoch, steps, on_nonfinite), copy_weights(model)
             bar = progress_bar(epoch_batches(), total=steps, desc=f"epoch {epoch}/{epochs}", disable=not show_bar,
                                leave=False, unit="step", mininterval=0.5)
             for step, (xb, yb) in enumerate(bar, 1):
@@ -233,7 +231,7 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
                 if not tally.add(step, batch_loss, len(xb), guarded.refused) or stop.requested:
                     break
             bar.close()
-            history.stopped_reason = _stop_reason(stop, tally, model, weights)
+            history.stopped_reason = stop_reason(stop, tally, model, weights)
             if history.stopped_reason:
                 history.interrupted = stop.requested
                 break
@@ -265,189 +263,7 @@ def _report_stop(history, show_lines):
         if show_lines:
             tqdm.write(f"stopped by Ctrl-C after {history.epochs} complete epochs; the model keeps its last step")
     elif history.stopped_reason:
-        warnings.warn(f"fit stopped: {history.stopped_reason}. {NONFINITE_ADVICE}", RuntimeWarning, stacklevel=3)
-
-
-NONFINITE_ADVICE = ("No update with a NaN or inf gradient was applied, so the weights are the last "
-                    "finite ones. Try a lower learning rate, check the data for NaN/inf "
-                    "(np.isfinite(x).all()), or pass on_nonfinite='skip' to leave such steps out.")
-
-
-class _FiniteUpdatesOnly:
-    """The optimizer, except that a step whose gradients hold a NaN or inf is not applied:
-    one such update makes every weight NaN (and Adam's running averages with them)."""
-
-    def __init__(self, optimizer, params):
-        self.optimizer, self.params, self.refused = optimizer, list(params), False
-
-    def zero_grad(self):
-        self.optimizer.zero_grad()
-
-    def step(self):
-        self.refused = not all(p.grad is None or np.isfinite(p.grad).all() for p in self.params)
-        if not self.refused:
-            self.optimizer.step()
-
-
-class _EpochLoss:
-    """The mean training loss of one epoch over its finite steps, and what to do
-    (``on_nonfinite``) about a step whose loss or gradient is not finite."""
-
-    def __init__(self, epoch, steps, on_nonfinite):
-        self.epoch, self.steps, self.on_nonfinite = epoch, steps, on_nonfinite
-        self.total, self.rows, self.skipped, self.problem = 0.0, 0, 0, None
-
-    def add(self, step, loss, rows, refused) -> bool:
-        """Count one step; False if training must stop here."""
-        if math.isfinite(loss) and not refused:
-            self.total += loss * rows
-            self.rows += rows
-            return True
-        what = f"the training loss was {loss}" if not math.isfinite(loss) else "a gradient held NaN or inf"
-        self.problem = f"{what} at epoch {self.epoch}, step {step} of {self.steps}"
-        if self.on_nonfinite == "raise":
-            raise FloatingPointError(f"{self.problem}. {NONFINITE_ADVICE}")
-        self.skipped += 1
-        return self.on_nonfinite == "skip"
-
-    @property
-    def mean(self) -> float:
-        return self.total / self.rows if self.rows else math.nan  # nan: every step was skipped
-
-
-def _copy(model) -> list:
-    return [p.data.copy() for p in model.parameters()]
-
-
-def _stop_reason(stop, tally, model, weights) -> str | None:
-    """Why training must stop after this epoch's steps, or None. Weights that overflowed to
-    inf without a non-finite gradient are put back to the epoch's start."""
-    if stop.requested:
-        return "stopped by Ctrl-C"
-    if tally.problem and tally.on_nonfinite == "stop":
-        return tally.problem
-    if not all(np.isfinite(p.data).all() for p in model.parameters()):
-        for p, saved in zip(model.parameters(), weights):
-            p.data[...] = saved
-        return f"the weights overflowed to inf or NaN during epoch {tally.epoch}; they are put back to its start"
-    return None
-
-
-class _Checkpoint:
-    """Saves the model after each epoch. A save that fails (a read-only folder, a full disk)
-    warns once and training goes on: the run and its History are worth more than the file."""
-
-    def __init__(self, path):
-        self.path, self.warned = path, False
-
-    def save(self, model, epoch, history):
-        if self.path is None:
-            return
-        try:
-            model.save(self.path, metadata={"epoch": epoch, "history": dict(history)})
-        except OSError as error:
-            if not self.warned:
-                warnings.warn(f"could not write the checkpoint {os.fspath(self.path)!r} after epoch {epoch} "
-                              f"({error}); training goes on without it. Fix the path, or save the model "
-                              "yourself afterwards with model.save(...)", RuntimeWarning, stacklevel=4)
-            self.warned = True
-
-
-# ---------------------------------------------------------------- checking the arguments
-
-
-def _check_options(model, epochs, loss, verbose, checkpoint, on_nonfinite) -> int:
-    """The simple options checked before training; returns ``epochs`` as an int."""
-    count = whole_number(epochs)
-    if count is None or count < 0:
-        raise ValueError(f"epochs must be a whole number >= 0 (passes over the data), got {epochs!r}")
-    get_loss(loss)  # an unknown name fails here, not at the first step
-    if verbose not in (None, True, False):
-        raise ValueError(f"verbose must be True, False or None (the default: lines, and a bar where it shows), "
-                         f"got {verbose!r}")
-    if checkpoint is not None and (not isinstance(checkpoint, (str, os.PathLike)) or not os.fspath(checkpoint)):
-        raise ValueError(f"checkpoint must be a file path (str or pathlib.Path) or None, got {checkpoint!r}")
-    if on_nonfinite not in ON_NONFINITE:
-        raise ValueError(f"on_nonfinite must be one of {ON_NONFINITE}, got {on_nonfinite!r}")
-    if not list(model.parameters()):
-        raise ValueError("the model has no parameters to train yet: add layers first "
-                         "(model.addLayer(Dense(...))) or load(...) a model")
-    return count
-
-
-def _checked_optimizer(model, optimizer):
-    """The optimizer (FusedAdam by default), refused if it holds none of the model's parameters."""
-    if optimizer is None:
-        return FusedAdam(model.parameters(), lr=1e-3)
-    if not (callable(getattr(optimizer, "step", None)) and callable(getattr(optimizer, "zero_grad", None))):
-        raise ValueError("optimizer must be an optimizer made for this model, such as "
-                         f"Adam(model.parameters(), lr=1e-3) or SGD(model.parameters(), lr=0.1); got {optimizer!r}")
-    if not isinstance(optimizer, Optimizer):
-        return optimizer  # someone's own optimizer: it may keep its parameters elsewhere
-    held = {id(p) for p in optimizer.params}
-    named = model.named_parameters() if hasattr(model, "named_parameters") else list(enumerate(model.parameters()))
-    missing = [str(name) for name, p in named if id(p) not in held]
-    if len(missing) == len(named):
-        raise ValueError("the optimizer holds none of this model's parameters, so training would change nothing. "
-                         "Was it made before load() or addLayer() replaced the layers? Make it from the model "
-                         "as it is now: Adam(model.parameters(), lr=1e-3)")
-    if missing:
-        warnings.warn(f"the optimizer does not hold {len(missing)} of the model's {len(named)} parameters "
-                      f"({', '.join(missing[:4])}{', ...' if len(missing) > 4 else ''}), so fit will not train them; "
-                      "make the optimizer once the model is complete: Adam(model.parameters())",
-                      UserWarning, stacklevel=4)
-    return optimizer
-
-
-def _learning_rates(lr_schedule, epochs) -> list | None:
-    """``[lr_schedule(0), ..., lr_schedule(epochs - 1)]``, each checked before any training."""
-    if lr_schedule is None:
-        return None
-    if not callable(lr_schedule):
-        raise ValueError("lr_schedule is a function epoch (0-based) -> learning rate, such as "
-                         f"lambda epoch: 1e-3 * 0.9 ** epoch; got {lr_schedule!r}")
-    rates = []
-    for epoch in range(epochs):
-        value = lr_schedule(epoch)
-        try:
-            rates.append(checked_number("the learning rate", value, low=0, low_allowed=False))
-        except ValueError as error:
-            raise ValueError(f"lr_schedule({epoch}), for epoch {epoch + 1}, gave {value!r}: {error}") from None
-    return rates
-
-
-def _checked_rows(model, what, array) -> np.ndarray:
-    """``array`` as float32 rows the model takes, ``(n, inputs)`` with n >= 1, or a ValueError
-    that says how to fix it (a batch of 28x28 images needs flattening, say)."""
-    try:
-        x = np.asarray(array, dtype=np.float32)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"fit: {what} must be an array of numbers ({error})") from None
-    if x.ndim == 0 or len(x) == 0:
-        raise ValueError(f"fit: {what} has no examples (shape {x.shape}); give at least one row")
-    layers = getattr(model, "layers", None)
-    inputs = getattr(layers[0], "in_features", None) if layers else None
-    if inputs is not None and (x.ndim != 2 or x.shape[1] != inputs):
-        hint = ""
-        if x.ndim > 2 and math.prod(x.shape[1:]) == inputs:
-            hint = f": flatten each example first, e.g. x.reshape(len(x), -1) gives shape {(len(x), inputs)}"
-        elif x.ndim == 1 and len(x) == inputs:
-            hint = ": for one example, use x.reshape(1, -1)"
-        raise ValueError(f"fit: the model takes rows of {inputs} numbers, so {what} must have shape "
-                         f"(n, {inputs}); got {x.shape}{hint}")
-    return x
-
-
-def _checked_pair(model, what, x, y) -> tuple:
-    """Inputs and targets as float32 arrays with one target row per input row."""
-    x = _checked_rows(model, f"{what} x", x)
-    try:
-        y = np.asarray(y, dtype=np.float32)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"fit: {what} y must be an array of numbers ({error})") from None
-    if y.ndim == 0 or len(x) != len(y):
-        raise ValueError(f"fit: {what} x has {len(x)} rows but y has shape {y.shape}; give one target per row")
-    return x, y
+        warnings.warn(f"fit stopped: {history.stopped_reason}. {NONFINITE_ADVICE}", RuntimeWarning, stacklevel=4)
 
 
 def _training_data(model, data, y, batch_size, autoencoder, noise, validation_data, seed):
@@ -457,12 +273,12 @@ def _training_data(model, data, y, batch_size, autoencoder, noise, validation_da
             length = f" of length {len(validation_data)}" if isinstance(validation_data, (tuple, list)) else ""
             raise ValueError("validation_data must be a pair (x_test, y_test) of arrays like the training "
                              f"data, got a {type(validation_data).__name__}{length}")
-        validation_data = _checked_pair(model, "validation_data", *validation_data)
+        validation_data = checked_pair(model, "validation_data", *validation_data)
     if isinstance(data, Dataset):
         if batch_size is not None or seed is not None or y is not None:
             raise ValueError("fit(dataset, ...) uses the Dataset's own batch_size and seed (set them when you "
                              "create it: Dataset(batch_size=..., seed=...)) and its own targets (leave out y)")
-        _checked_rows(model, "the dataset's images", data.train[0][:1])
+        checked_rows(model, "the dataset's images", data.train[0][:1])
 
         def epoch_batches():
             # fit reports the test loss on the whole test set, so per-step test batches are skipped
@@ -476,7 +292,7 @@ def _training_data(model, data, y, batch_size, autoencoder, noise, validation_da
 
     if y is None and not autoencoder:
         raise ValueError("fit(x, y): give the targets y, or autoencoder=True to learn y = x")
-    x, y = _checked_pair(model, "the training data", data, data if y is None else y)
+    x, y = checked_pair(model, "the training data", data, data if y is None else y)
     rows_per_step = 32 if batch_size is None else whole_number(batch_size)
     if rows_per_step is None or rows_per_step < 1:
         raise ValueError(f"batch_size must be a whole number >= 1 (rows per step; 32 is typical), got {batch_size!r}")
