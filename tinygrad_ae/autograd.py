@@ -573,7 +573,7 @@ class Tanh(Function):
 # thread, and no thread setting changes anywhere. SPLIT_SMALL_PRODUCTS = False is plain a @ b.
 SPLIT_SMALL_PRODUCTS = True
 ONE_THREAD_WORK = 4 * 65536  # OpenBLAS's GEMM_MULTITHREAD_THRESHOLD * SMP_THRESHOLD_MIN
-SMALL_PRODUCT = 1 << 23  # above this (~8 million multiply-adds) threads pay off: plain a @ b
+SMALL_PRODUCT = 1 << 23  # ~8 million (batch 1024 here); larger ones: plain a @ b, BLAS decides
 
 
 def matmul_in_small_blocks(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -160,6 +160,8 @@ class Tensor:
             if other.dtype.kind == "f" and a.dtype.kind != "f":
                 return a._cast(other.dtype), other
             return a, other
+        if type(other) in (float, int) and a.dtype.kind == "f":  # the common case, kept quick
+            return a, a._from_op(np.asarray(other, dtype=a.dtype))
         array = _real_array(other, op)
         if a.dtype.kind != "f":  # Python numbers adapt to the tensor (numpy's NEP 50), arrays promote
             dtype = np.result_type(a.dtype, other if isinstance(other, (bool, int, float)) else array)
