@@ -252,10 +252,13 @@ class Tensor:
         """The underlying numpy array (shared, not copied): ``Tensor([1.0]).numpy()``."""
         return self.data
 
-    def item(self, _caller: str = "item()") -> float:
+    def item(self) -> float:
         """The value of a one-element tensor as a Python number: ``Tensor([2.5]).item() == 2.5``."""
+        return self._one_value("item()")
+
+    def _one_value(self, caller: str):
         if self.data.size != 1:
-            raise ValueError(f"{_caller} needs a tensor with one element, this one has shape {self.shape}")
+            raise ValueError(f"{caller} needs a tensor with one element, this one has shape {self.shape}")
         return self.data.item()
 
     def detach(self) -> "Tensor":
@@ -341,8 +344,8 @@ class Tensor:
             "the truth value of a Tensor is ambiguous; compare t.item() or t.data instead"
         )
 
-    def __float__(self): return float(self.item("float()"))
-    def __int__(self): return int(self.item("int()"))
+    def __float__(self): return float(self._one_value("float()"))
+    def __int__(self): return int(self._one_value("int()"))
 
     # Hashable by identity, as in PyTorch, although == is elementwise (see "comparisons"): a
     # dict or set of tensors must then never compare two of them, so the engine keys by id().
