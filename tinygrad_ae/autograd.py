@@ -513,10 +513,10 @@ class Sigmoid(Function):
 
     The textbook formula is also the precise one: for a < 0, 1 + exp(-a) is a large number
     known to full precision, so sigmoid(-20) comes out as 2.06e-9 (writing it as
-    0.5 + 0.5 tanh(a/2) would give 0, and log(sigmoid) would be -inf). Below a = -88.7,
-    exp(-a) overflows float32 to inf and 1 / inf = 0, which is the answer to float32's
-    precision (the true value is below its smallest normal number), so that warning is
-    silenced, not the result.
+    0.5 + 0.5 tanh(a/2) would give 0, and log(sigmoid) would be -inf). Only below
+    a = -88, where exp(-a) overflows float32 to inf, is the formula replaced: there
+    1 + exp(a) is 1 to float32's precision, so sigmoid(a) = exp(a) / (1 + exp(a)) = exp(a),
+    down to the smallest float32 (a = -103.9).
 
     Example:
         >>> from tinygrad_ae import Tensor
@@ -531,8 +531,11 @@ class Sigmoid(Function):
     rule = "d/da = s (1 - s), s = sigmoid(a)"
 
     def forward(self, a):
-        with np.errstate(over="ignore"):
-            s = 1 / (1 + np.exp(-a))
+        with np.errstate(over="ignore"):  # the far tail is fixed below
+            s = np.asarray(1 / (1 + np.exp(-a)))
+        far = a < -88
+        if far.any():
+            s[far] = np.exp(a[far])
         self.saved = s
         return s
 
