@@ -9,7 +9,8 @@ it leaves in ``.grad`` are exactly those ``root.backward()`` leaves. ``print(tra
 like a worked exercise; ``trace.frame(i)`` draws step ``i``; ``trace.to_html(path)`` writes a
 player (one file, no network) and a notebook shows that player inline.
 
-Read ``viz.py`` first (the pictures this builds on); this is the last concept module.
+Read ``viz.py`` first (the pictures this builds on); this is the last concept module; the
+player's HTML template is plumbing, in ``_support/player.html``.
 
 Example:
     >>> from tinygrad_ae import Tensor, explain_backward
@@ -19,8 +20,8 @@ Example:
     >>> trace = explain_backward(a * b + c)
     >>> print(trace)                               # doctest: +NORMALIZE_WHITESPACE
     backward from t5 (shape ()): 2 steps, 3 leaves
-    step 1  Add  t5.grad = 1  ->  t4.grad += 1 (d/da = 1), c.grad += 1 (d/db = 1)
-    step 2  Mul  t4.grad = 1  ->  a.grad += 3 (d/da = b), b.grad += 2 (d/db = a)
+    step 1  Add  t5.grad = 1  ->  t3.grad += 1 (d/da = 1), c.grad += 1 (d/db = 1)
+    step 2  Mul  t3.grad = 1  ->  a.grad += 3 (d/da = b), b.grad += 2 (d/db = a)
     leaves: a.grad = 3, b.grad = 2, c.grad = 1
     >>> a.grad
     array(3., dtype=float32)
@@ -42,6 +43,7 @@ from ._support.files import atomic_write_bytes
 from ._support.player import player_fragment, player_page
 
 MAX_FRAMES = 120  # the player of a bigger graph shows this many steps, evenly spread
+SIDEWAYS_STEPS = 6  # frames of graphs with at most this many ops are drawn left to right
 CHECK_ELEMENTS = 16  # check=True compares at most this many elements of each leaf
 CHECK_TOLERANCE = (1e-3, 1e-2)  # (atol, rtol): float32 backward against float64 differences
 
@@ -121,6 +123,29 @@ class LeafCheck:
                 f" {'ok' if self.ok else 'DIFFERS'}")
 
 
+def reading_order(root) -> list:
+    """The tensors behind ``root``, inputs before outputs, first input's side first (a * b + c:
+    a, b, a*b, c, the sum), the order a person reads the expression in.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a, b = Tensor(1.0, name="a"), Tensor(2.0, requires_grad=True, name="b")
+        >>> [t.name for t in reading_order(a * b)]
+        ['a', 'b', None]
+    """
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:  # iterative, like topological_order, but visiting inputs left to right
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack.append((node, True))
+            parents = node._op.parents if node._op is not None else ()
+            stack.extend((p, False) for p in reversed(parents) if id(p) not in seen)
+    return order
+
+
 def _tensor_names(order) -> dict:
     """{id(tensor): its name, or t1, t2, ... in forward order for unnamed tensors}."""
     return {id(t): t.name or f"t{i}" for i, t in enumerate(order, start=1)}
@@ -154,8 +179,7 @@ def explain_backward(root, grad=None, check: bool = False) -> "BackwardTrace":
         >>> trace.checks[0].ok, x.grad
         (True, array(6., dtype=float32))
     """
-    order = topological_order(root, include_constants=True)
-    names = _tensor_names(order)
+    names = _tensor_names(reading_order(root))
     steps = []
 
     def record(node, arriving, sent):
@@ -244,9 +268,7 @@ class BackwardTrace:
             for c in step.inputs:
                 if c.tensor._op is None:
                     final[id(c.tensor)] = (c.tensor, c.after)
-        # In the order a reader meets them: the earliest op's inputs first, left to right.
-        met = [id(c.tensor) for step in reversed(self.steps) for c in step.inputs]
-        return [final[key] for key in dict.fromkeys(met) if key in final] or list(final.values())
+        return [final[id(t)] for t in reading_order(self.root) if id(t) in final]
 
     def __str__(self):
         leaves = self.leaves()
@@ -260,11 +282,13 @@ class BackwardTrace:
     def __repr__(self):
         return f"<BackwardTrace: {len(self.steps)} steps from {self.names[id(self.root)]}>"
 
-    def frame(self, i: int, rankdir: str = "LR", max_nodes: int = 200):
+    def frame(self, i: int, rankdir: str | None = None, max_nodes: int = 200):
         """The compute graph at step ``i`` (0-based), as a ``graphviz.Digraph``.
 
         The op of step ``i`` is orange, the edges the gradient has travelled red, every
         gradient known so far written on its tensor; tensors not reached yet are grey.
+        ``rankdir`` None: left to right for a few ops, top to bottom for more (a long row of
+        boxes would shrink to an unreadable strip on screen).
 
         Example:
             >>> from tinygrad_ae import Tensor, explain_backward
@@ -281,6 +305,8 @@ class BackwardTrace:
             done.add(id(step.tensor))
             grads.update((id(c.tensor), c.after) for c in step.inputs)
         step = self.steps[i]
+        if rankdir is None:
+            rankdir = "LR" if len(self.steps) <= SIDEWAYS_STEPS else "TB"
         title = f"step {step.index} of {len(self.steps)}: {step.op}   {step.rule}"
         return draw_backward_frame(self.root, self.names, grads, done, step.tensor, title, rankdir, max_nodes)
 

@@ -27,8 +27,9 @@ hidden  light blue   #dae8fc    #6c8ebf    h1, h2, ... (the smallest is the bott
 output  light green  #d5e8d4    #82b366    y1, y2, ...
 ======  ===========  =========  =========  ==========================================
 
-This is the last concept module; the package's plumbing (files, the MNIST download, the
-model format) lives in ``_support/``, which you never need to open.
+Next comes ``explain.py``, which plays backward() on these pictures step by step; the
+package's plumbing (files, the MNIST download, the model format) lives in ``_support/``,
+which you never need to open.
 
 Example:
     >>> from tinygrad_ae import Tensor, draw_graph
