@@ -42,7 +42,7 @@ from .viz import draw_backward_frame, require_dot, summarize
 from ._support.files import atomic_write_bytes
 from ._support.player import player_fragment, player_page
 
-MAX_FRAMES = 120  # the player of a bigger graph shows this many steps, evenly spread
+MAX_FRAMES = 100  # the player of a bigger graph shows this many steps, evenly spread
 SIDEWAYS_STEPS = 6  # frames of graphs with at most this many ops are drawn left to right
 CHECK_ELEMENTS = 16  # check=True compares at most this many elements of each leaf
 CHECK_TOLERANCE = (1e-3, 1e-2)  # (atol, rtol): float32 backward against float64 differences
@@ -282,13 +282,14 @@ class BackwardTrace:
     def __repr__(self):
         return f"<BackwardTrace: {len(self.steps)} steps from {self.names[id(self.root)]}>"
 
-    def frame(self, i: int, rankdir: str | None = None, max_nodes: int = 200):
+    def frame(self, i: int, rankdir: str | None = None, max_nodes: int = 40):
         """The compute graph at step ``i`` (0-based), as a ``graphviz.Digraph``.
 
         The op of step ``i`` is orange, the edges the gradient has travelled red, every
         gradient known so far written on its tensor; tensors not reached yet are grey.
         ``rankdir`` None: left to right for a few ops, top to bottom for more (a long row of
-        boxes would shrink to an unreadable strip on screen).
+        boxes would shrink to an unreadable strip on screen). A graph of more than
+        ``max_nodes`` tensors is drawn around the current op only.
 
         Example:
             >>> from tinygrad_ae import Tensor, explain_backward

@@ -410,7 +410,7 @@ def summarize(array, max_elements: int = 6) -> str:
 
 
 def draw_backward_frame(root, names: dict, grads: dict, done: set, current=None, title: str = "",
-                        rankdir: str = "LR", max_nodes: int = 200) -> Picture:
+                        rankdir: str = "LR", max_nodes: int = 40) -> Picture:
     """The compute graph of ``root`` during backward: one frame of ``BackwardTrace``'s player.
 
     Args:
@@ -420,6 +420,7 @@ def draw_backward_frame(root, names: dict, grads: dict, done: set, current=None,
         done: ids of the tensors whose op has already run backward (their edges are red).
         current: the tensor whose op runs in this frame (the op drawn orange), or None.
         title: a caption above the graph (the step and its rule).
+        max_nodes: a bigger graph is drawn around ``current`` only, the rest counted in a note.
 
     Example:
         >>> import numpy as np
@@ -432,17 +433,15 @@ def draw_backward_frame(root, names: dict, grads: dict, done: set, current=None,
     """
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
-    order = topological_order(root, include_constants=True)
-    hidden = order[:-max_nodes] if len(order) > max_nodes else []
-    shown = order[len(hidden):]
+    shown, whole = _window(topological_order(root, include_constants=True), current, max_nodes)
     node_ids = {id(t): f"t{i}" for i, t in enumerate(shown)}
 
     graph = Picture(name="backward_step", graph_attr={"rankdir": rankdir, "label": title,
                                                       "labelloc": "t", "fontname": FONT})
     graph.attr("node", fontname=FONT, fontsize="10", style="filled")
     graph.attr("edge", fontname=FONT)
-    if hidden:
-        graph.node("hidden", f"... {len(hidden)} earlier tensors\n(max_nodes={max_nodes})",
+    if whole > len(shown):
+        graph.node("hidden", f"{whole - len(shown)} more tensors\nnot drawn\n(max_nodes={max_nodes})",
                    shape="note", fillcolor="white")
     travelled = {"color": BACKWARD_COLORS["gradient travelled"], "penwidth": "2"}
     for t in shown:
@@ -458,8 +457,8 @@ def draw_backward_frame(root, names: dict, grads: dict, done: set, current=None,
                     "color": UNREACHED_TEXT}
         graph.node(node_ids[key], "\n".join(lines), shape="box",
                    penwidth="2" if t is root else "1", **look)
-        if t._op is None:
-            continue
+        if t._op is None or any(id(p) not in node_ids for p in t._op.parents):
+            continue  # a leaf, or an input drawn for the window's sake: its own op is not drawn
         op_id = "op" + node_ids[key]
         is_current = current is not None and t is current
         graph.node(op_id, _op_label(t._op), shape="ellipse",
@@ -468,10 +467,26 @@ def draw_backward_frame(root, names: dict, grads: dict, done: set, current=None,
         ran = key in done
         graph.edge(op_id, node_ids[key], **(travelled if ran else {}))
         for parent in t._op.parents:
-            graph.edge(node_ids.get(id(parent), "hidden"), op_id,
-                       **(travelled if ran and parent.requires_grad else {}))
+            graph.edge(node_ids[id(parent)], op_id, **(travelled if ran and parent.requires_grad else {}))
     _add_backward_legend(graph)
     return graph
+
+
+def _window(order, current, max_nodes):
+    """At most about ``max_nodes`` tensors around ``current`` (in walk order), plus the inputs of
+    the ops drawn, so that every drawn op has all its inputs; returns (tensors, how many in all).
+
+    A window, not the tensors nearest the output: the frame must show the op that runs now,
+    and dot slows down badly on one "the rest" node joined to many ops.
+    """
+    if len(order) <= max_nodes:
+        return order, len(order)
+    at = next((k for k, t in enumerate(order) if t is current), len(order) - 1)
+    start = min(max(0, at - max_nodes // 2), len(order) - max_nodes)
+    window = order[start:start + max_nodes]
+    inside = {id(t) for t in window}
+    inputs = {id(p): p for t in window if t._op is not None for p in t._op.parents if id(p) not in inside}
+    return list(inputs.values()) + window, len(order)
 
 
 def _add_backward_legend(graph) -> None:
