@@ -266,3 +266,15 @@ def test_backprop_notebook_plays_backward_inline(require_dot, model_path, tmp_pa
     assert "DIFFERS" not in text and text.count(" ok") >= 9
     for name in ("lesson", "dense", "autoencoder_step"):
         assert (tmp_path / "out" / f"backprop_{name}.html").stat().st_size > 10_000
+
+
+# ---------------------------------------------------------------- backprop_player.py
+
+
+@render
+def test_backprop_player_prints_the_exercise_and_writes_the_player_and_gif(require_dot, tmp_path, capsys):
+    assert example("backprop_player").main(["--out", str(tmp_path), "--gif"]) == 0
+    stdout = capsys.readouterr().out
+    assert "a.grad += 6 (d/da = b): 10 -> 16" in stdout and "leaves: a.grad = 16, b.grad = 4, c.grad = 2" in stdout
+    assert (tmp_path / "backprop_player.html").read_text().count("<svg") == 3
+    assert (tmp_path / "backprop_step_by_step.gif").read_bytes()[:6] == b"GIF89a"
