@@ -257,7 +257,7 @@ def test_backprop_notebook_plays_backward_inline(require_dot, model_path, tmp_pa
     players = [output["data"]["text/html"] for output in outputs if "text/html" in output.get("data", {})]
     assert len(players) == 3
     for html, steps in zip(players, (2, 7, 12)):
-        assert html.startswith('<div class="tgae-player"') and html.count("<svg") == steps
+        assert html.startswith('<div class="tgae-player"') and html.count("<svg") == steps + 1  # + step 1 as markup
         assert "<script>" in html and "addEventListener" in html
     assert "layer1.W" in players[2] and "step 1  Add  L.grad = 1" in text
     assert "x.grad += 3 (d/db = a): 4 -> 7" in text and "W.grad == G.T @ x" in text
@@ -276,5 +276,5 @@ def test_backprop_player_prints_the_exercise_and_writes_the_player_and_gif(requi
     assert example("backprop_player").main(["--out", str(tmp_path), "--gif"]) == 0
     stdout = capsys.readouterr().out
     assert "a.grad += 6 (d/da = b): 10 -> 16" in stdout and "leaves: a.grad = 16, b.grad = 4, c.grad = 2" in stdout
-    assert (tmp_path / "backprop_player.html").read_text().count("<svg") == 3
+    assert (tmp_path / "backprop_player.html").read_text().count("<svg") == 3 + 1
     assert (tmp_path / "backprop_step_by_step.gif").read_bytes()[:6] == b"GIF89a"

@@ -193,7 +193,7 @@ def test_html_player_is_one_self_contained_file(require_dot, tmp_path):
     page = (tmp_path / "player.html")
     assert trace.to_html(page) == str(page)
     text = page.read_text(encoding="utf-8")
-    assert text.count("<svg") == len(trace) and "Content-Security-Policy" in text
+    assert text.count("<svg") == len(trace) + 1 and "Content-Security-Policy" in text  # + step 1 as markup
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)  # nothing fetched
     assert not re.search(r"@import|url\(\s*['\"]?https?:", text)
     for control in ("tgae-prev", "tgae-next", "tgae-slider", "tgae-play", "ArrowRight"):
@@ -201,7 +201,7 @@ def test_html_player_is_one_self_contained_file(require_dot, tmp_path):
     assert "the last word" in text and "d/da = b" in text
     fragment = trace._repr_html_()
     assert fragment.startswith('<div class="tgae-player"') and "<script>" in fragment
-    assert "<html" not in fragment and fragment.count("<svg") == len(trace)
+    assert "<html" not in fragment and fragment.count("<svg") == len(trace) + 1
 
 
 def test_a_graph_of_hundreds_of_ops_says_how_many_frames_it_made(require_dot, tmp_path):
@@ -212,7 +212,7 @@ def test_a_graph_of_hundreds_of_ops_says_how_many_frames_it_made(require_dot, tm
     trace = explain_backward(y)
     assert len(trace) == 600
     text = (tmp_path / "long.html").read_text() if trace.to_html(tmp_path / "long.html", max_frames=5) else ""
-    assert text.count("<svg") == 5 and "600 steps, 5 frames" in text
+    assert text.count("<svg") == 5 + 1 and "600 steps, 5 frames" in text
     steps = [int(k) for k in re.findall(r'"step": (\d+)', text)]
     assert steps[0] == 1 and steps[-1] == 600 and steps == sorted(set(steps))  # spread, ends kept
     assert max(np.diff(steps)) - min(np.diff(steps)) <= 1
