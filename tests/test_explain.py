@@ -225,3 +225,13 @@ def test_gif_has_one_frame_per_step(require_dot, tmp_path):
     trace = explain_backward(loss)
     gif = Image.open(trace.to_gif(tmp_path / "backward.gif"))
     assert gif.format == "GIF" and gif.n_frames == len(trace) and gif.width > 300
+
+
+def test_backward_from_a_leaf_is_a_trace_without_steps():
+    w = Tensor(5.0, requires_grad=True, name="w")
+    w.grad = np.float32(2.0)
+    trace = explain_backward(w, check=True)
+    assert len(trace) == 0 and w.grad == 3.0  # accumulated, as backward() does
+    assert str(trace).splitlines()[-2:] == ["leaves: w.grad = 1", str(trace.checks[0])] and trace.checks[0].ok
+    with pytest.raises(ValueError, match="no steps"):
+        trace.to_html("never-written.html")

@@ -195,7 +195,8 @@ def explain_backward(root, grad=None, check: bool = False) -> "BackwardTrace":
                                   node.shape, arriving, contributions, constants, node))
 
     autograd.backward(root, grad, on_step=record)
-    seed = steps[0].grad if steps else np.asarray(root.grad if grad is None else grad)
+    # The gradient backward started from (a leaf as root has no step to read it from).
+    seed = steps[0].grad if steps else np.ones_like(root.data) if grad is None else np.asarray(grad, root.dtype)
     trace = BackwardTrace(root, names, steps, seed)
     if check:
         trace.checks = _check_leaves(root, trace)
@@ -313,9 +314,9 @@ class BackwardTrace:
 
     def _frames(self, max_frames: int, format: str) -> tuple:
         """The step numbers shown (all, or ``max_frames`` evenly spread) and their pictures."""
-        require_dot()
         if not self.steps:
             raise ValueError("this trace has no steps (backward started at a leaf): nothing to play")
+        require_dot()
         count = min(len(self.steps), max_frames)
         shown = sorted(set(np.linspace(0, len(self.steps) - 1, count).round().astype(int).tolist()))
         return shown, [self.frame(i).pipe(format=format) for i in shown]
