@@ -21,6 +21,7 @@ The modules, in reading order (each opens with a paragraph saying what it is):
 ``dataset``     the real MNIST in noisy mini-batches
 ``metrics``     how good a denoiser is: MSE, PSNR, PCA as the linear baseline
 ``viz``         pictures: the compute graph and the network
+``explain``     ``explain_backward``: backpropagation step by step, printed, drawn, played
 ==============  ===================================================================
 
 ``_support/`` holds the plumbing (file formats, downloads, thread limits) that none of the
@@ -44,6 +45,7 @@ from .optim import SGD, Adam, FusedAdam
 from .training import History, fit, train_step
 from .dataset import Dataset
 from .viz import GraphvizNotFoundError, draw_architecture, draw_graph, render
+from .explain import BackwardTrace, explain_backward
 
 __version__ = "0.1.0"
 
@@ -73,6 +75,8 @@ __all__ = [
     "draw_architecture",
     "render",
     "GraphvizNotFoundError",
+    "explain_backward",
+    "BackwardTrace",
 ]
 
 

@@ -119,12 +119,14 @@ class Function:
     """
 
     # parents: the input tensors; needs_input_grad: which of them want a gradient;
-    # saved: the arrays backward needs; rule: the derivative in words, for people.
+    # saved: the arrays backward needs; rule: the derivative in words, for people;
+    # options: the keyword options forward got (explain_backward replays forward with them).
     rule: str | None = None
     parents: tuple = ()
     needs_input_grad: tuple = ()
     saved = None
     released = False
+    options: dict = {}
 
     @property
     def name(self) -> str:
@@ -156,6 +158,7 @@ class Function:
                 op.needs_input_grad = needs
                 out.requires_grad = True
                 out._op = op
+                op.options = options  # so explain_backward(check=True) can replay the forward pass
         return out
 
     def forward(self, *arrays, **options):  # pragma: no cover - every op overrides it
@@ -206,13 +209,18 @@ def topological_order(root, include_constants: bool = False) -> list:
     return order
 
 
-def backward(root, grad=None, retain_graph: bool = False) -> None:
+def backward(root, grad=None, retain_graph: bool = False, on_step=None) -> None:
     """Reverse-mode autodiff: add d(root)/d(leaf) into ``leaf.grad`` for every leaf.
 
     Gradients flowing into one tensor from several uses are summed (a diamond gets both
     contributions), and leaf gradients accumulate across calls, as in PyTorch; call
     ``zero_grad()`` between steps. Unless ``retain_graph`` is True, the arrays each op saved
     are released afterwards, so memory is freed right away.
+
+    ``on_step``, if given, is called after each op's backward with what the walk just did:
+    ``on_step(tensor, grad, sent)``, ``sent`` holding ``(input, gradient sent to it, running
+    sum before or None, running sum after)`` per input that got one. It only watches (it
+    is how ``explain_backward`` records the steps without a second chain rule).
 
     Example:
         >>> from tinygrad_ae import Tensor
@@ -266,6 +274,7 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
                 f"{op.name}.backward must return a tuple with one gradient (or None) per input, "
                 f"{len(op.parents)} here; got {type(input_grads).__name__}. Write e.g. `return (grad_x,)`."
             )
+        sent = []
         for parent, parent_grad in zip(op.parents, input_grads):
             if parent_grad is None or not parent.requires_grad:
                 continue
@@ -285,6 +294,10 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
                 parent_grad = parent_grad.astype(data.dtype)
             earlier = grads.get(id(parent))
             grads[id(parent)] = parent_grad if earlier is None else earlier + parent_grad
+            if on_step is not None:  # the watcher's record of this contribution
+                sent.append((parent, parent_grad, earlier, grads[id(parent)]))
+        if on_step is not None:
+            on_step(node, g, sent)
         if not retain_graph:
             op.release()
 
