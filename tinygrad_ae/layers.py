@@ -86,6 +86,17 @@ def get_activation(spec) -> Activation:
     return Activation(spec)
 
 
+def _weight_dtype(dtype) -> np.dtype:
+    """``dtype`` as float32 or float64, the two dtypes a layer's weights may have."""
+    try:
+        found = None if dtype is None else np.dtype(dtype)  # np.dtype(None) would be float64
+    except (TypeError, ValueError):
+        found = None
+    if found not in (np.float32, np.float64):
+        raise ValueError(f"Dense weights are float32 or float64, got dtype {dtype!r}")
+    return found
+
+
 class Dense:
     """A fully connected layer: ``activation(x @ W.T + b)``.
 
@@ -96,6 +107,7 @@ class Dense:
         seed: an int or ``numpy.random.Generator``, for reproducible initial weights.
         bias_init: the initial value of every bias (0 by default; a small positive value
             keeps ReLU units alive at the start of training).
+        dtype: ``np.float32`` (the default) or ``np.float64`` for the weights and biases.
 
     Weights start at He-normal scale (std sqrt(2 / in)) for ReLU, whose outputs are half
     zeros, and Glorot-uniform (limit sqrt(6 / (in + out))) otherwise: both keep the signal's
@@ -107,21 +119,49 @@ class Dense:
         ((10, 784), (10,), 'ReLU')
     """
 
-    def __init__(self, in_features: int, out_features: int, activation="relu", seed=None, bias_init: float = 0.0):
+    def __init__(self, in_features: int, out_features: int, activation="relu", seed=None,
+                 bias_init: float = 0.0, dtype=np.float32):
         for label, value in (("in_features", in_features), ("out_features", out_features)):
             if whole_number(value) is None or value < 1:
                 raise ValueError(f"Dense needs a positive whole number for {label}, got {value!r}")
-        self.in_features, self.out_features = whole_number(in_features), whole_number(out_features)
+        in_features, out_features = whole_number(in_features), whole_number(out_features)
         bias_init = checked_number("Dense's bias_init", bias_init, hint=" (0 by default, 0.1 keeps ReLUs alive)")
-        self.activation = get_activation(activation)
+        activation = get_activation(activation)
+        dtype = _weight_dtype(dtype)
         rng = np.random.default_rng(seed)
-        if self.activation.key == "relu":
-            weights = rng.standard_normal((self.out_features, self.in_features)) * np.sqrt(2.0 / self.in_features)
+        if activation.key == "relu":
+            weights = rng.standard_normal((out_features, in_features)) * np.sqrt(2.0 / in_features)
         else:
-            limit = np.sqrt(6.0 / (self.in_features + self.out_features))
-            weights = rng.uniform(-limit, limit, (self.out_features, self.in_features))
-        self.W = Tensor(weights.astype(np.float32), requires_grad=True, name="W")
-        self.b = Tensor(np.full(self.out_features, bias_init, dtype=np.float32), requires_grad=True, name="b")
+            limit = np.sqrt(6.0 / (in_features + out_features))
+            weights = rng.uniform(-limit, limit, (out_features, in_features))
+        self._adopt(weights.astype(dtype), np.full(out_features, bias_init, dtype=dtype), activation)
+
+    @classmethod
+    def from_arrays(cls, W, b, activation="relu") -> "Dense":
+        """A layer with the given weights ``W`` (out, in) and biases ``b`` (out,), drawn from no rng.
+
+        ``W`` and ``b`` must be float32 or float64 arrays of the same dtype; the layer keeps that
+        dtype and shares their memory (as ``Tensor`` does). ``MLP.load`` builds its layers so.
+
+        Example:
+            >>> layer = Dense.from_arrays(np.ones((2, 3)), np.zeros(2), "linear")
+            >>> layer
+            Dense(3, 2, activation='Identity', dtype='float64')
+        """
+        W, b = np.asarray(W), np.asarray(b)
+        if W.ndim != 2 or 0 in W.shape or b.shape != W.shape[:1] or W.dtype != b.dtype:
+            raise ValueError(f"Dense.from_arrays needs W of shape (out, in) and b of shape (out,) "
+                             f"with the same dtype, got W {W.shape} {W.dtype} and b {b.shape} {b.dtype}")
+        _weight_dtype(W.dtype)
+        layer = cls.__new__(cls)
+        layer._adopt(W, b, get_activation(activation))
+        return layer
+
+    def _adopt(self, W, b, activation) -> None:
+        self.out_features, self.in_features = W.shape
+        self.activation = activation
+        self.W = Tensor(W, requires_grad=True, name="W")
+        self.b = Tensor(b, requires_grad=True, name="b")
 
     def forward(self, x: Tensor) -> Tensor:
         """``activation(x @ W.T + b)`` for a batch ``x`` of shape ``(n, in_features)``."""
@@ -148,4 +188,5 @@ class Dense:
         return self.W.size + self.b.size
 
     def __repr__(self) -> str:
-        return f"Dense({self.in_features}, {self.out_features}, activation={self.activation.name!r})"
+        dtype = "" if self.W.data.dtype == np.float32 else f", dtype={self.W.data.dtype.name!r}"
+        return f"Dense({self.in_features}, {self.out_features}, activation={self.activation.name!r}{dtype})"

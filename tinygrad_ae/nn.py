@@ -22,13 +22,49 @@ from ._support.notebook import html_table
 from ._support.serialization import load_model, save_model
 from ._support.signatures import method_calling
 from .autograd import no_grad
-from .layers import Dense
+from .layers import Dense, get_activation
 from .losses import get_loss
 from .tensor import Tensor
 from .training import fit
 from .viz import draw_architecture, render
 
 TITLE = " MULTI LAYER PERCEPTRON (MLP) ".center(70, "-")  # the seed's header line
+
+
+class _NotAnMLP(ValueError):
+    """A model file whose architecture is not a stack of Dense layers matching its arrays."""
+
+
+def _check_mlp_arrays(architecture, specs) -> None:
+    """Refuse a file before its arrays are read unless they are exactly what its layers need."""
+    layers = architecture.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise _NotAnMLP(f"its architecture has no layers: {layers!r:.60}")
+    expected, previous = {}, None
+    for i, spec in enumerate(layers, 1):
+        if not isinstance(spec, dict) or spec.get("type", "Dense") != "Dense":
+            raise _NotAnMLP(f"layer {i} is {spec!r:.80}, not a Dense layer")
+        sizes = [spec.get(key) for key in ("out_features", "in_features")]
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes):
+            raise _NotAnMLP(f"layer {i} has sizes {sizes!r:.80}; expected positive whole numbers")
+        if not isinstance(spec.get("activation"), str):
+            raise _NotAnMLP(f"layer {i} has activation {spec.get('activation')!r:.40}; expected a name")
+        try:
+            get_activation(spec["activation"])
+        except ValueError as error:  # it names the choices
+            raise _NotAnMLP(f"layer {i}: {error}") from None
+        if previous is not None and sizes[1] != previous:
+            raise _NotAnMLP(f"layer {i} takes {sizes[1]} inputs but layer {i - 1} gives {previous}")
+        previous = sizes[0]
+        expected[f"layer{i}.W"], expected[f"layer{i}.b"] = tuple(sizes), tuple(sizes[:1])
+    dtypes = {dtype.name for _, dtype in specs.values()}
+    if len(dtypes) != 1 or not dtypes <= {"float32", "float64"}:
+        raise _NotAnMLP(f"its arrays have dtypes {sorted(dtypes)}; expected all float32 or all float64")
+    found = {name: shape for name, (shape, _) in specs.items()}
+    if found != expected:
+        wrong = sorted(set(found.items()) ^ set(expected.items()))[:4]
+        raise _NotAnMLP(f"its arrays do not match its layers (expected {len(expected)} arrays "
+                        f"layerN.W (out, in) and layerN.b (out,); mismatches: {wrong})")
 
 
 class MLP:
@@ -267,22 +303,14 @@ class MLP:
             >>> MLP().load(path).layer_sizes
             [2, 3]
         """
-        architecture, arrays, metadata = load_model(name_or_path)
-        layers = []
         try:
-            for i, spec in enumerate(architecture["layers"], 1):
-                layer = Dense(spec["in_features"], spec["out_features"], activation=spec["activation"])
-                for name, tensor in layer.named_parameters():
-                    array = arrays[f"layer{i}.{name}"]
-                    if array.shape != tensor.shape:
-                        raise ValueError(f"layer{i}.{name} has shape {array.shape}, expected {tensor.shape}")
-                    tensor.data = np.array(array, dtype=np.float32)
-                layers.append(layer)
-            candidate = MLP(layers)  # validates that consecutive sizes match
-        except (KeyError, TypeError, ValueError) as error:
+            architecture, arrays, metadata = load_model(name_or_path, check=_check_mlp_arrays)
+            candidate = MLP([Dense.from_arrays(arrays[f"layer{i}.W"], arrays[f"layer{i}.b"], spec["activation"])
+                             for i, spec in enumerate(architecture["layers"], 1)])
+        except _NotAnMLP as error:
             raise ValueError(f"{name_or_path}: not a valid tinygrad_ae MLP file ({error})") from None
-        same_shape = [(l.in_features, l.out_features, l.activation.name) for l in self.layers] == \
-            [(l.in_features, l.out_features, l.activation.name) for l in candidate.layers]
+        same_shape = [(l.W.shape, l.W.dtype, l.activation.name) for l in self.layers] == \
+            [(l.W.shape, l.W.dtype, l.activation.name) for l in candidate.layers]
         if same_shape:
             # Copy into the tensors we already have, so that an optimizer holding them (and
             # its flat buffers) goes on training this model rather than the old weights.

@@ -1,0 +1,238 @@
+"""Hostile and odd files (issue 10, the files part): model files, downloads and data folders.
+
+Each test names the behaviour it pins down. Memory is measured in a fresh Python
+(`memory_probe.peak_growth`), so that a file declaring a huge array is shown to be refused
+without allocating it, not merely refused in the end.
+"""
+import gzip
+import io
+import http.server
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memory_probe import ROOT, peak_growth
+from tinygrad_ae import MLP, Dense, Tensor
+from tinygrad_ae._support import mnist_files as mf
+from tinygrad_ae._support.serialization import FORMAT, HEADER_ENTRY, load_model, save_model
+
+CAP_MIB = 48  # a refused file may cost this much peak memory at most (all of them need < 5)
+LAYERS_2_3 = {"layers": [{"type": "Dense", "in_features": 2, "out_features": 3, "activation": "relu"}]}
+
+
+def header_for(architecture, arrays, **changes):
+    header = {"format": FORMAT, "format_version": 1, "architecture": architecture, "metadata": {},
+              "arrays": {n: {"shape": list(a.shape), "dtype": a.dtype.str} for n, a in arrays.items()}}
+    header.update(changes)
+    return header
+
+
+def write_model(path, header, arrays, header_bytes=None):
+    """A .npz laid out like save_model's, with any header (or raw header bytes)."""
+    raw = json.dumps(header).encode() if header_bytes is None else header_bytes
+    np.savez(path, **{HEADER_ENTRY: np.frombuffer(raw, dtype=np.uint8)}, **arrays)
+    return str(path)
+
+
+def small_arrays(dtype=np.float32):
+    return {"layer1.W": np.ones((3, 2), dtype), "layer1.b": np.zeros(3, dtype)}
+
+
+# ------------------------------------------------------------- item 6: bounded model loading
+
+@pytest.fixture(scope="module")
+def deflated_bomb(tmp_path_factory):
+    """A ~1 MB model file whose one layer is a deflated 256 MiB array of zeros."""
+    out_features, in_features = 1, 64 << 20  # float32: 256 MiB
+    path = tmp_path_factory.mktemp("bomb") / "bomb.npz"
+    architecture = {"layers": [{"type": "Dense", "in_features": in_features,
+                                "out_features": out_features, "activation": "relu"}]}
+    specs = {"layer1.W": ((out_features, in_features), "<f4"), "layer1.b": ((out_features,), "<f4")}
+    header = {"format": FORMAT, "format_version": 1, "architecture": architecture, "metadata": {},
+              "arrays": {n: {"shape": list(s), "dtype": d} for n, (s, d) in specs.items()}}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        for name, (shape, dtype) in specs.items():
+            with z.open(name + ".npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array_header_1_0(
+                    f, {"descr": dtype, "fortran_order": False, "shape": shape})
+                left = int(np.prod(shape)) * 4
+                while left:
+                    f.write(bytes(min(left, 1 << 20)))
+                    left -= min(left, 1 << 20)
+        z.writestr(HEADER_ENTRY + ".npy", _npy_bytes(json.dumps(header).encode()))
+    assert path.stat().st_size < 2 << 20
+    return path
+
+
+def _npy_bytes(raw: bytes) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.frombuffer(raw, dtype=np.uint8))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("loader", ["MLP().load", "load_model"])
+def test_a_deflated_huge_array_is_refused_before_it_is_inflated(deflated_bomb, loader):
+    outcome, growth = peak_growth("from tinygrad_ae import MLP\n"
+                                  "from tinygrad_ae._support.serialization import load_model",
+                                  f"{loader}({str(deflated_bomb)!r})")
+    assert outcome.startswith("ValueError") and "bomb.npz" in outcome, outcome
+    assert growth < CAP_MIB, f"refusing a {deflated_bomb.stat().st_size:,}-byte file cost {growth:.0f} MiB"
+
+
+def test_a_tiny_file_declaring_a_huge_layer_allocates_nothing(tmp_path):
+    architecture = {"layers": [{"type": "Dense", "in_features": 20_000_000, "out_features": 10,
+                                "activation": "relu"}]}
+    path = write_model(tmp_path / "liar.npz", header_for(architecture, small_arrays()), small_arrays())
+    assert os.path.getsize(path) < 2048
+    outcome, growth = peak_growth("from tinygrad_ae import MLP", f"MLP().load({path!r})")
+    assert outcome.startswith("ValueError") and "liar.npz" in outcome and "do not match" in outcome, outcome
+    assert growth < CAP_MIB, f"refusing a 1 KB file cost {growth:.0f} MiB"
+
+
+@pytest.mark.parametrize("in_features", [10**12, 2**62])
+def test_absurd_declared_sizes_are_a_value_error_not_a_memory_error(tmp_path, in_features):
+    architecture = {"layers": [{"type": "Dense", "in_features": in_features, "out_features": 10,
+                                "activation": "relu"}]}
+    path = write_model(tmp_path / "absurd.npz", header_for(architecture, small_arrays()), small_arrays())
+    with pytest.raises(ValueError, match="absurd.npz.*do not match"):
+        MLP().load(path)
+
+
+def test_an_npy_header_that_declares_more_than_its_zip_entry_holds_is_refused(tmp_path):
+    path = tmp_path / "short.npz"
+    with zipfile.ZipFile(path, "w") as z:  # the .npy says 2**40 floats; 8 bytes follow
+        z.writestr("W.npy", _npy_header("<f4", (2**40,)) + bytes(8))
+        header = {"format": FORMAT, "format_version": 1, "architecture": {}, "metadata": {},
+                  "arrays": {"W": {"shape": [2**40], "dtype": "<f4"}}}
+        z.writestr(HEADER_ENTRY + ".npy", _npy_bytes(json.dumps(header).encode()))
+    with pytest.raises(ValueError, match=r"short\.npz is corrupted.*'W'.*holds"):
+        load_model(path)
+
+
+def _npy_header(descr, shape) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+def test_dense_from_arrays_uses_the_given_arrays_and_checks_them():
+    W, b = np.arange(6, dtype=np.float32).reshape(3, 2), np.ones(3, np.float32)
+    layer = Dense.from_arrays(W, b, "sigmoid")
+    assert (layer.in_features, layer.out_features, layer.activation.name) == (2, 3, "Sigmoid")
+    assert np.shares_memory(layer.W.data, W) and np.shares_memory(layer.b.data, b)
+    assert layer.W.requires_grad and layer.b.requires_grad
+    for bad_W, bad_b in [(W, np.ones(2, np.float32)), (W.ravel(), b), (W, b.astype(np.float64)),
+                         (W.astype(np.int32), b.astype(np.int32))]:
+        with pytest.raises(ValueError, match="Dense"):
+            Dense.from_arrays(bad_W, bad_b)
+
+
+def test_load_builds_the_layers_from_the_file_arrays(tmp_path):
+    model = MLP([Dense(4, 3, seed=1), Dense(3, 4, activation="sigmoid", seed=2)])
+    loaded = MLP().load(model.save(tmp_path / "m"))
+    for (name, mine), (_, theirs) in zip(model.named_parameters(), loaded.named_parameters()):
+        assert theirs.data.dtype == np.float32 and theirs.data.tobytes() == mine.data.tobytes(), name
+
+
+# ------------------------------------------------------------- malformed headers and names
+
+def test_deeply_nested_json_is_a_short_value_error(tmp_path):
+    raw = b'{"format": "' + FORMAT.encode() + b'", "metadata": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    path = write_model(tmp_path / "deep.npz", None, {}, header_bytes=raw)
+    with pytest.raises(ValueError, match=r"deep\.npz is corrupted.*JSON") as info:
+        load_model(path)
+    assert len(str(info.value)) < 400
+
+
+def test_a_hundred_thousand_unlisted_arrays_are_refused_briefly(tmp_path):
+    path = tmp_path / "many.npz"
+    tiny = _npy_bytes(b"\x00")
+    with zipfile.ZipFile(path, "w") as z:
+        for i in range(100_000):
+            z.writestr(f"a{i}.npy", tiny)
+        z.writestr(HEADER_ENTRY + ".npy", _npy_bytes(json.dumps(header_for({}, {})).encode()))
+    with pytest.raises(ValueError, match=r"many\.npz is corrupted.*entries") as info:
+        load_model(path)
+    assert len(str(info.value)) < 400
+
+
+def test_a_few_unlisted_arrays_are_named_in_a_short_message(tmp_path):
+    arrays = {f"extra{i}": np.zeros(1) for i in range(500)}
+    path = write_model(tmp_path / "extra.npz", header_for({}, {}), arrays)
+    with pytest.raises(ValueError, match=r"extra\.npz is corrupted.*500 arrays.*does not list") as info:
+        load_model(path)
+    assert len(str(info.value)) < 600
+
+
+@pytest.mark.parametrize("layers, message", [
+    ([], "no layers"),
+    ([{"type": "Dense", "in_features": 2, "out_features": 3, "activation": None}], "activation None"),
+    ([{"type": "Dense", "in_features": 2, "out_features": 3, "activation": "swish"}], "unknown activation 'swish'"),
+    ([{"type": "Conv2d", "in_features": 2, "out_features": 3, "activation": "relu"}], "not a Dense layer"),
+    ([{"type": "Dense", "in_features": True, "out_features": 3, "activation": "relu"}], "whole numbers"),
+    ("Dense", "no layers"),
+])
+def test_malformed_architectures_give_the_documented_value_error(tmp_path, layers, message):
+    arrays = small_arrays() if layers else {}
+    path = write_model(tmp_path / "odd.npz", header_for({"layers": layers}, arrays), arrays)
+    with pytest.raises(ValueError, match=rf"odd\.npz: not a valid tinygrad_ae MLP file \(.*{message}") as info:
+        MLP().load(path)
+    assert len(str(info.value)) < 400
+
+
+def test_an_empty_file_name_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ["", ".", "folder/", tmp_path / ".."]:
+        with pytest.raises(ValueError, match="file name"):
+            MLP([Dense(2, 2)]).save(name)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["../evil", "a/b", "..", "x\\y", "tab\there"])
+def test_array_names_that_look_like_paths_are_refused_on_save_and_load(tmp_path, name):
+    with pytest.raises(ValueError, match="name"):
+        save_model(tmp_path / "m", {}, {name: np.zeros(1)})
+    arrays = {name: np.zeros(1)}
+    path = write_model(tmp_path / "paths.npz", header_for({}, arrays), arrays)
+    with pytest.raises(ValueError, match=r"paths\.npz is corrupted"):
+        load_model(path)
+
+
+# ------------------------------------------------------------- float64 models
+
+def test_dense_takes_a_dtype_and_float32_stays_the_default():
+    assert Dense(3, 2).W.data.dtype == np.float32 and Dense(3, 2).b.data.dtype == np.float32
+    layer = Dense(3, 2, dtype=np.float64, seed=0)
+    assert layer.W.data.dtype == np.float64 and layer.b.data.dtype == np.float64
+    np.testing.assert_allclose(layer.W.data, Dense(3, 2, seed=0).W.data, rtol=1e-6)  # same draw
+    assert layer(Tensor(np.ones((1, 3)))).data.dtype == np.float64
+    assert repr(Dense(3, 2)) == "Dense(3, 2, activation='ReLU')"
+    assert repr(layer) == "Dense(3, 2, activation='ReLU', dtype='float64')"
+    for bad in [np.int32, None, "float16", "nonsense"]:
+        with pytest.raises(ValueError, match="float32 or float64"):
+            Dense(3, 2, dtype=bad)
+
+
+def test_save_and_load_keep_float64_and_print_the_same_text(tmp_path):
+    def build(dtype):
+        return MLP([Dense(6, 3, seed=0, dtype=dtype), Dense(3, 6, activation="sigmoid", seed=1, dtype=dtype)])
+
+    model = build(np.float64)
+    loaded = MLP().load(model.save(tmp_path / "f64"))
+    for (_, mine), (_, theirs) in zip(model.named_parameters(), loaded.named_parameters()):
+        assert theirs.data.dtype == np.float64 and theirs.data.tobytes() == mine.data.tobytes()
+    assert loaded.predict(np.ones(6)).dtype == np.float64
+    assert str(loaded) == str(build(np.float32))  # the seed's text does not change with the dtype
+    # Loading float64 into a float32 model of the same sizes replaces its layers, never casts.
+    into = build(np.float32).load(tmp_path / "f64")
+    assert into.layers[0].W.data.dtype == np.float64
