@@ -35,7 +35,7 @@ def peak_growth(setup: str, action: str, timeout: float = 300, env: dict | None 
     environment = dict(os.environ if env is None else env)
     environment["PYTHONPATH"] = os.pathsep.join([str(ROOT), environment.get("PYTHONPATH", "")])
     run = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
-                         timeout=timeout, env=environment)
+                         timeout=timeout, env=environment, cwd=ROOT)
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     return result["outcome"], result["growth_mib"]

@@ -236,3 +236,87 @@ def test_save_and_load_keep_float64_and_print_the_same_text(tmp_path):
     # Loading float64 into a float32 model of the same sizes replaces its layers, never casts.
     into = build(np.float32).load(tmp_path / "f64")
     assert into.layers[0].W.data.dtype == np.float64
+
+
+# ------------------------------------------------------------- item 7: bounded downloads
+
+BOMB_INFLATED = 256 << 20  # far more than any MNIST file (the largest has 47,040,016 bytes)
+
+
+def write_gzip_bomb(path, inflated=BOMB_INFLATED):
+    """A real gzip file of `inflated` zero bytes (about 1/1000 of that on disk), made in chunks."""
+    with gzip.open(path, "wb", compresslevel=9) as f:
+        for _ in range(inflated >> 20):
+            f.write(bytes(1 << 20))
+    return path
+
+
+@pytest.fixture(scope="module")
+def bomb_mirror(tmp_path_factory):
+    """A real HTTP server on 127.0.0.1 whose four MNIST files are gzip bombs: yields its URL."""
+    root = tmp_path_factory.mktemp("bomb_mirror")
+    bomb = write_gzip_bomb(root / "bomb.gz")
+    for name in mf.FILES:
+        os.link(bomb, root / (name + ".gz"))
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_gzip_bomb_from_a_mirror_is_refused_with_bounded_memory(bomb_mirror, tmp_path):
+    setup = f"""
+        from tinygrad_ae._support import mnist_files as mf
+        mf.MIRRORS["mnist"] = ({bomb_mirror!r},)
+        mf.LOCAL_DIRS["mnist"] = ()
+        del mf.PACKAGE_FALLBACK["mnist"]
+    """
+    outcome, growth = peak_growth(setup, f"mf.ensure_idx_files('mnist', {str(tmp_path / 'cache')!r})")
+    assert outcome.startswith("DataUnavailableError"), outcome
+    assert outcome.count("inflates to more than the expected") == 4, outcome
+    assert "47,040,016 bytes" in outcome and "gzip bomb" in outcome
+    # At most the largest real file (45 MiB) plus buffers; the bombs would inflate to 4 x 256 MiB.
+    assert growth < 45 + CAP_MIB, f"refusing four gzip bombs cost {growth:.0f} MiB"
+    assert not list((tmp_path / "cache").glob("*-ubyte*"))
+
+
+def test_a_gzip_bomb_in_the_cache_is_ignored_with_bounded_memory(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    write_gzip_bomb(cache / "t10k-labels-idx1-ubyte.gz")
+    setup = "import warnings\nfrom tinygrad_ae._support import mnist_files as mf"
+    action = f"""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert mf._read_verified(mf.Path({str(cache)!r}) / "t10k-labels-idx1-ubyte.gz",
+                                     "t10k-labels-idx1-ubyte", "0" * 64) is None
+        raise ValueError(str(caught[0].message))
+    """
+    outcome, growth = peak_growth(setup, action)
+    assert "inflates to more than the expected 10,008 bytes" in outcome, outcome
+    assert growth < CAP_MIB, f"ignoring a cached gzip bomb cost {growth:.0f} MiB"
+
+
+@pytest.mark.parametrize("split", [1, 2, 7, 1 << 16])
+def test_read_bounded_gives_what_gzip_gives_for_any_chunking(split):
+    rng = np.random.default_rng(split)
+    payload = rng.integers(0, 4, 100_000, dtype=np.uint8).tobytes()
+    two_members = gzip.compress(payload[:30_000]) + gzip.compress(payload[30_000:])
+    for data in [gzip.compress(payload), two_members, payload]:
+        chunks = [data[i:i + split] for i in range(0, len(data), split)]
+        got, digest = mf.read_bounded(chunks, len(payload), "x")
+        assert got == payload and digest == mf.sha256(payload)
+        with pytest.raises(mf.TooLargeError, match="x .*more than the expected 99,999 bytes"):
+            mf.read_bounded(chunks, len(payload) - 1, "x")
+    with pytest.raises(EOFError, match="truncated"):
+        mf.read_bounded([gzip.compress(payload)[:-100]], len(payload), "x")
+    assert mf.read_bounded([b"a"], 1, "x")[0] == b"a"

