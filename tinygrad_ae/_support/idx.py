@@ -8,6 +8,7 @@ Malformed bytes raise `IdxFormatError` with a message saying what is wrong.
 Where the files come from and how they are verified is `tinygrad_ae.mnist_files`' job.
 """
 import gzip
+import math
 import struct
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def parse_idx(data, source="IDX data"):
         raise IdxFormatError(f"{source} is truncated: {len(data)} bytes, but its header alone "
                              f"takes {start} bytes")
     shape = struct.unpack(f">{ndim}I", data[4:start])
-    expected, actual = int(np.prod(shape)), len(data) - start
+    expected, actual = math.prod(shape), len(data) - start  # not np.prod: it overflows
     if actual != expected:
         what = "is truncated" if actual < expected else "has extra bytes"
         raise IdxFormatError(f"{source} {what}: its header says shape {shape}, that is "
