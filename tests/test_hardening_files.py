@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import pytest
 from memory_probe import ROOT, peak_growth
 from tinygrad_ae import MLP, Dense, Tensor
 from tinygrad_ae._support import mnist_files as mf
+from tinygrad_ae._support.idx import IdxFormatError, idx_bytes, read_idx
 from tinygrad_ae._support.serialization import FORMAT, HEADER_ENTRY, load_model, save_model
 
 CAP_MIB = 48  # a refused file may cost this much peak memory at most (all of them need < 5)
@@ -373,3 +375,22 @@ def test_a_relative_xdg_cache_home_is_ignored(monkeypatch, tmp_path):
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
         assert mf.cache_dir("mnist") == tmp_path / "xdg" / "tinygrad_ae" / "mnist"
     assert mf.cache_dir("mnist", data_dir="mine") == Path("mine")
+
+
+def test_read_idx_inflates_no_more_than_the_header_declares(tmp_path):
+    path = tmp_path / "labels.gz"
+    with gzip.open(path, "wb") as f:  # ten labels, then 64 MiB of zeros
+        f.write(idx_bytes(np.arange(10, dtype=np.uint8)))
+        for _ in range(64):
+            f.write(bytes(1 << 20))
+    tracemalloc.start()
+    try:
+        with pytest.raises(IdxFormatError, match="labels.gz has extra bytes.*shape \\(10,\\)"):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, f"reading it allocated {peak:,} bytes"
+    path.write_bytes(gzip.compress(idx_bytes(np.arange(10, dtype=np.uint8)))[:-12])
+    with pytest.raises(IdxFormatError, match="labels.gz"):
+        read_idx(path)

@@ -10,6 +10,7 @@ Where the files come from and how they are verified is `tinygrad_ae.mnist_files`
 import gzip
 import math
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -65,13 +66,32 @@ def parse_idx(data, source="IDX data"):
 def read_idx(path):
     """Read an IDX file (gzipped or not) into a uint8 array, without checksum checks.
 
+    Only as many bytes as its header declares (plus one, to notice extra bytes) are read or
+    inflated, so a gzip bomb cannot make it allocate more than that.
+
     Example:
         >>> import tempfile
         >>> p = Path(tempfile.mkdtemp()) / "labels"; _ = p.write_bytes(idx_bytes(np.ones(2, np.uint8)))
         >>> read_idx(p)
         array([1, 1], dtype=uint8)
     """
-    return parse_idx(gunzip_if_needed(Path(path).read_bytes()), source=str(path))
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        with gzip.GzipFile(fileobj=raw) if gzipped else raw as f:
+            try:
+                head = f.read(4)
+                if int.from_bytes(head, "big") in (2049, 2051):
+                    head += f.read(4 * head[3])  # one big-endian uint32 per dimension
+                left = 1 + (math.prod(struct.unpack(f">{(len(head) - 4) // 4}I", head[4:]))
+                            if len(head) in (8, 16) else 0)
+                chunks = [head]
+                while left > 0 and (chunk := f.read(min(left, 1 << 20))):
+                    chunks.append(chunk)
+                    left -= len(chunk)
+            except (OSError, EOFError, zlib.error) as err:  # a damaged or truncated .gz
+                raise IdxFormatError(f"{path} cannot be decompressed: {err}") from err
+    return parse_idx(b"".join(chunks), source=str(path))
 
 
 def idx_bytes(array):
