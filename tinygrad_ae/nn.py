@@ -19,6 +19,7 @@ import numpy as np
 
 from ._support.serialization import load_model, save_model
 from .autograd import no_grad
+from .jit import parameters_replaced
 from .layers import Dense
 from .losses import get_loss
 from .tensor import Tensor
@@ -284,5 +285,6 @@ class MLP:
                 mine.data[...] = loaded.data
         else:
             self.layers = candidate.layers
+            parameters_replaced()  # compiled steps hold the old tensors: they must trace again
         self.metadata = metadata
         return self

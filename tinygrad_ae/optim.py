@@ -25,6 +25,8 @@ import math
 
 import numpy as np
 
+from .autograd import seen_by_jit
+
 
 class Optimizer:
     """Holds the parameters and the learning rate; subclasses implement ``step``.
@@ -47,6 +49,13 @@ class Optimizer:
             raise ValueError("a parameter appears twice in the list given to the optimizer")
         self.lr = lr
 
+    def __init_subclass__(cls, **kwargs):
+        # Every optimizer's zero_grad and step are recorded by jit.py when it traces a step.
+        super().__init_subclass__(**kwargs)
+        for name in ("zero_grad", "step"):
+            if name in vars(cls):
+                setattr(cls, name, seen_by_jit(vars(cls)[name]))
+
     @property
     def lr(self) -> float:
         """The learning rate: a finite number > 0 (checked whenever it is set)."""
@@ -59,6 +68,7 @@ class Optimizer:
             raise ValueError(f"the learning rate must be a finite number > 0, got lr={value!r}")
         self._lr = float(value)
 
+    @seen_by_jit
     def zero_grad(self) -> None:
         """Reset every parameter's accumulated gradient to zero before the next backward."""
         for p in self.params:

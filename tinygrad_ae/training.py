@@ -34,6 +34,7 @@ from ._support.files import atomic_writer
 from ._support.memory import keep_freed_memory
 from ._support.threads import limit_blas_threads
 from .dataset import Dataset, add_noise, one_hot
+from .jit import jit as compiled
 from .losses import get_loss
 from .optim import FusedAdam
 from .tensor import Tensor
@@ -134,7 +135,7 @@ def train_step(model, optimizer, x, y, loss="mse") -> Tensor:
 
 def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, batch_size: int | None = None,
         autoencoder: bool = False, noise: float = 0.0, validation_data=None, verbose=None,
-        checkpoint=None, seed=None, lr_schedule=None, blas_threads: int | None = 1) -> History:
+        checkpoint=None, seed=None, lr_schedule=None, blas_threads: int | None = 1, jit: bool = True) -> History:
     """Train ``model`` for ``epochs`` passes over the data and return the :class:`History`.
 
     Args:
@@ -154,6 +155,8 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
             optimizer's ``lr`` before each epoch (``history["lr"]`` records it).
         blas_threads: threads numpy's BLAS may use while training (one is fastest for small
             networks, see ``_support/threads.py``); None leaves numpy's setting alone.
+        jit: replay a compiled :func:`train_step` (``jit.py``; the same numbers, faster);
+            False runs every step eagerly.
 
     Every step is :func:`train_step`. Around it, and only while it runs, ``fit`` keeps freed
     memory for reuse (``_support/memory.py``) and limits BLAS threads; both are undone when
@@ -168,6 +171,10 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
     show_bar = sys.stderr.isatty() if verbose is None else bool(verbose)
     show_lines = verbose is not False
     history = History(train_loss=[], test_loss=[], seconds=[], lr=[])
+
+    def step(xb, yb):
+        return train_step(model, optimizer, xb, yb, loss)
+    step = compiled(step, fallback=True) if jit else step
     with _StopOnCtrlC() as stop, limit_blas_threads(blas_threads), keep_freed_memory():
         for epoch in range(1, epochs + 1):
             if lr_schedule is not None:
@@ -176,7 +183,7 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
             bar = tqdm(epoch_batches(), total=steps, desc=f"epoch {epoch}/{epochs}", disable=not show_bar,
                        leave=False, unit="step", mininterval=0.5)
             for xb, yb in bar:
-                total += train_step(model, optimizer, xb, yb, loss).item() * len(xb)
+                total += step(xb, yb).item() * len(xb)
                 count += len(xb)
                 if stop.requested:
                     break
