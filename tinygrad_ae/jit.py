@@ -146,6 +146,7 @@ class Recorder:
         self.forward, self.events = [], []
         self.produced, self.produced_data = {}, {}  # id(tensor), id(its array) -> op index
         self.keep = []  # the traced tensors stay alive while tracing, so that ids stay unique
+        self.seen_parameters = {}  # id -> (tensor, its values when the trace first used it)
         self.inside_call = 0
 
     def trace(self, step_fn):
@@ -158,7 +159,13 @@ class Recorder:
         finally:
             autograd._recorder = None
         self.returns = self._returned(result)
-        self.keep = self.produced = self.produced_data = None  # the trace's arrays can go now
+        if not any(kind == "call" for kind, _, _ in self.events):
+            for tensor, before in self.seen_parameters.values():
+                if not np.array_equal(tensor.data, before, equal_nan=True):
+                    raise JitError("jit: the step changed a parameter outside an optimizer (e.g. "
+                                   "p.data -= lr * p.grad), which a replay would not repeat; use an "
+                                   "optimizer from optim.py, or a method decorated with seen_by_jit")
+        self.keep = self.seen_parameters = self.produced = self.produced_data = None  # the trace's arrays can go now
         return result
 
     def _returned(self, result):
@@ -181,6 +188,7 @@ class Recorder:
         if id(tensor.data) in self.produced_data:  # e.g. out.detach(): an op's output all the same
             return OUTPUT, self.produced_data[id(tensor.data)]
         if tensor.requires_grad:
+            self.seen_parameters.setdefault(id(tensor), (tensor, tensor.data.copy()))
             return PARAMETER, tensor
         return CONSTANT, tensor.data
 
@@ -223,8 +231,10 @@ class Recorder:
         if len(mine) != len(theirs):
             return f"{len(mine)} ops, then {len(theirs)}"
         for i, (a, b) in enumerate(zip(mine, theirs)):
+            if a[0] != b[0]:
+                return f"op {i} was {a[0]}, then {b[0]}"
             if not _same(a, b):
-                return f"op {i} was {a[0]}, then {b[0]}, with other inputs or options"
+                return f"op {i} ({a[0]}) got other inputs, constants or options"
         if not _same(self.events, other.events) or not _same(self.returns, other.returns):
             return "the backward walk or the optimizer calls differed"
         return ""
