@@ -28,6 +28,24 @@ import numpy as np
 from .autograd import seen_by_jit
 
 
+def flush_subnormals(array: np.ndarray) -> None:
+    """Set the numbers below the float type's normal range (subnormals, |x| < 1.2e-38 in
+    float32) to zero, in place.
+
+    Why Adam needs it: a weight whose gradient stays zero (an input pixel that is always 0)
+    has its first moment m shrink by beta1 = 0.9 every step, into the subnormal range after
+    about 800 steps, and CPUs do arithmetic on subnormals many times slower: a hand-written
+    numpy step at batch 1 took 203 us instead of 67 us. Such an m moves its weight by less
+    than 1e-38, so zero is the same update.
+
+    Example:
+        >>> a = np.array([1e-39, 1.0, -1e-40], np.float32)
+        >>> flush_subnormals(a); a
+        array([0., 1., 0.], dtype=float32)
+    """
+    np.putmask(array, np.abs(array) < np.finfo(array.dtype).tiny, 0)
+
+
 class Optimizer:
     """Holds the parameters and the learning rate; subclasses implement ``step``.
 
@@ -127,6 +145,10 @@ class Adam(Optimizer):
         0.9
     """
 
+    # Every this many steps the moments are cleared of subnormal numbers (see flush_subnormals);
+    # 16 steps of beta1 = 0.9 shrink a number only 5x, far from the 1e7 range of subnormals.
+    flush_every: int | None = 16
+
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(params, lr)
         beta1, beta2 = betas
@@ -149,6 +171,9 @@ class Adam(Optimizer):
             m_hat = m / (1 - beta1**self.t)
             v_hat = v / (1 - beta2**self.t)
             p.data -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+            if self.flush_every and self.t % self.flush_every == 0:
+                flush_subnormals(m)
+                flush_subnormals(v)
 
 
 class FusedAdam(Adam):
@@ -240,3 +265,6 @@ class FusedAdam(Adam):
             np.divide(m, tmp, out=tmp)
             tmp *= step_size
             w -= tmp
+            if self.flush_every and self.t % self.flush_every == 0:
+                flush_subnormals(m)
+                flush_subnormals(v)
