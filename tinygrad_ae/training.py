@@ -158,7 +158,9 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
         jit: replay a compiled :func:`train_step` (``jit.py``; the same numbers, faster);
             False runs every step eagerly.
 
-    Every step is :func:`train_step`. Around it, and only while it runs, ``fit`` keeps freed
+    Every step is :func:`train_step`, compiled by :func:`~tinygrad_ae.jit` unless ``jit=False``
+    (a step that does not compile, e.g. a loss whose ops depend on the data, warns and runs
+    eagerly). Around it, and only while it runs, ``fit`` keeps freed
     memory for reuse (``_support/memory.py``) and limits BLAS threads; both are undone when
     it returns. Ctrl-C stops after the current step: the model stays usable and
     ``history.interrupted`` is True. Example in the module docstring.
