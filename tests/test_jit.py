@@ -16,7 +16,7 @@ OPTIMIZERS = {"SGD": lambda ps: SGD(ps, lr=0.05, momentum=0.9), "Adam": lambda p
 UNARY = [lambda t: t.exp(), lambda t: t.tanh(), lambda t: t.sigmoid(), lambda t: t.relu(),
          lambda t: t ** 2, lambda t: -t, lambda t: t * 0.5, lambda t: t.clip(-1, 1),
          lambda t: t.softmax(axis=-1), lambda t: t.sum(axis=-1, keepdims=True), lambda t: t.max(axis=0),
-         lambda t: t.mean()]
+         lambda t: t.mean(), lambda t: t.reshape(-1, 1) @ t.reshape(1, -1)]
 BINARY = [lambda a, b: a + b, lambda a, b: a - b, lambda a, b: a * b, lambda a, b: a.maximum(b)]
 
 
@@ -115,6 +115,17 @@ def test_each_input_shape_gets_its_own_plan_and_replays_build_no_graph():
         loss = step(x, x)
     assert step.plans == 2
     assert loss._op is None and not loss.requires_grad  # a replay returns a plain tensor
+
+
+def test_the_same_array_as_input_and_target_gets_its_own_plan():
+    def make(compiled):
+        model = MLP([Dense(4, 3, seed=0), Dense(3, 4, activation="sigmoid", seed=1)])
+        step = model_step(model, "Adam")
+        return (jit(step) if compiled else step), model.parameters()
+    rng = np.random.default_rng(0)
+    xs = [rng.random((2, 4), dtype=np.float32) for _ in range(4)]
+    calls = [(xs[0], xs[0])] * 3 + [(xs[1], xs[2]), (xs[1], xs[2]), (xs[2], xs[3]), (xs[3], xs[3])]
+    assert_same_run(run_steps(lambda: make(False), calls), run_steps(lambda: make(True), calls))
 
 
 def test_a_new_student_op_compiles_without_extra_work():

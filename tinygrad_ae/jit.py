@@ -114,8 +114,10 @@ class CompiledStep:
             self.reset()
             self._loads = _loads[0]
         arrays = [a.data if isinstance(a, Tensor) else a for a in args]
-        key = tuple((np.shape(a), np.result_type(a).str) if isinstance(a, np.ndarray) else ("value", repr(a))
-                    for a in arrays)
+        # shapes and dtypes, and which arguments are one and the same array (x is y, say, for an
+        # autoencoder without noise): a trace reads such an array from the first of them
+        key = tuple(((np.shape(a), np.result_type(a).str) if isinstance(a, np.ndarray) else ("value", repr(a)),
+                     next(j for j, b in enumerate(arrays) if b is a)) for a in arrays)
         plan = self._plans.get(key)
         if plan is not None:
             return plan.run(args, arrays)
@@ -255,38 +257,54 @@ def _same(a, b) -> bool:
 
 
 class Plan:
-    """A verified trace, replayed by :meth:`run` on numpy arrays."""
+    """A verified trace, replayed by :meth:`run` on numpy arrays.
+
+    The trace is turned into one list of instructions once, with every dictionary key and
+    method looked up in advance, so that a replay does little Python beyond the numpy calls.
+    """
 
     def __init__(self, recorder):
-        self.forward, self.returns = recorder.forward, recorder.returns
-        self.events = recorder.events + [("end", len(self.forward), None)]
-
-    def run(self, args, arrays):
-        """One replayed step: the recorded forwards, backward walks and optimizer calls in order."""
-        values = [None] * len(self.forward)
-        done = 0
-        for kind, at, detail in self.events:
+        self.size, self.returns = len(recorder.forward), recorder.returns
+        self.instructions, done = [], 0
+        for kind, at, detail in recorder.events + [("end", len(recorder.forward), None)]:
             for i in range(done, at):  # the ops recorded before this event
-                op, refs, options = self.forward[i]
-                data = op.forward(*[_fetch(r, values, arrays) for r in refs], **options)
-                values[i] = data if type(data) is np.ndarray else np.asarray(data)
+                op, refs, options = recorder.forward[i]
+                self.instructions.append(("forward", i, (op.forward, refs, options)))
             done = at
             if kind == "call":
                 obj, name, call_args, kwargs = detail
-                getattr(obj, name)(*call_args, **kwargs)
+                self.instructions.append(("call", None, (getattr(obj, name), call_args, kwargs)))
             elif kind == "backward":
+                root, grad, walk = detail
+                steps = [(_key(source), source, None if source[0] != OUTPUT else recorder.forward[source[1]][0],
+                          [(_key(parent), requires_grad, shape, dtype) for parent, requires_grad, shape, dtype in parents])
+                         for source, parents in walk]
+                self.instructions.append(("backward", None, (root, _key(root), grad, steps)))
+
+    def run(self, args, arrays):
+        """One replayed step: the recorded forwards, backward walks and optimizer calls in order."""
+        values = [None] * self.size
+        for kind, i, detail in self.instructions:
+            if kind == "forward":
+                forward, refs, options = detail
+                data = forward(*[_fetch(r, values, arrays) for r in refs], **options)
+                values[i] = data if type(data) is np.ndarray else np.asarray(data)
+            elif kind == "call":
+                method, call_args, kwargs = detail
+                method(*call_args, **kwargs)
+            else:
                 self._backward(values, args, arrays, *detail)
         return self._result(self.returns, values, arrays)
 
-    def _backward(self, values, args, arrays, root, grad, walk):
+    @staticmethod
+    def _backward(values, args, arrays, root, root_key, grad, steps):
         """``autograd.backward``'s loop over the recorded order (the error checks passed at trace)."""
-        root_data = _fetch(root, values, arrays)
-        grads = {_key(root): np.ones_like(root_data) if grad is None else grad}
-        for source, parents in walk:
-            g = grads.pop(_key(source), None)
+        grads = {root_key: np.ones_like(_fetch(root, values, arrays)) if grad is None else grad}
+        for key, source, op, parents in steps:
+            g = grads.pop(key, None)
             if g is None:
                 continue
-            if source[0] != OUTPUT:  # a leaf: accumulate into its .grad, as eager does
+            if op is None:  # a leaf: accumulate into its .grad, as eager does
                 leaf = source[1] if source[0] == PARAMETER else args[source[1]]
                 if not isinstance(leaf, Tensor):  # Tensor(x, requires_grad=True) made inside the step
                     continue
@@ -295,19 +313,17 @@ class Plan:
                 else:
                     leaf.grad += g
                 continue
-            op = self.forward[source[1]][0]
             input_grads = op.backward(g)
             op.saved = None  # freed right away, as eager's release() does
-            for (parent, requires_grad, shape, dtype), parent_grad in zip(parents, input_grads):
+            for (parent_key, requires_grad, shape, dtype), parent_grad in zip(parents, input_grads):
                 if parent_grad is None or not requires_grad:
                     continue
                 if parent_grad.shape != shape:
                     parent_grad = unbroadcast(parent_grad, shape)
                 if parent_grad.dtype != dtype:
                     parent_grad = parent_grad.astype(dtype)
-                key = _key(parent)
-                earlier = grads.get(key)
-                grads[key] = parent_grad if earlier is None else earlier + parent_grad
+                earlier = grads.get(parent_key)
+                grads[parent_key] = parent_grad if earlier is None else earlier + parent_grad
 
     def _result(self, returns, values, arrays):
         if returns is None:
