@@ -16,7 +16,8 @@ OPTIMIZERS = {"SGD": lambda ps: SGD(ps, lr=0.05, momentum=0.9), "Adam": lambda p
 UNARY = [lambda t: t.exp(), lambda t: t.tanh(), lambda t: t.sigmoid(), lambda t: t.relu(),
          lambda t: t ** 2, lambda t: -t, lambda t: t * 0.5, lambda t: t.clip(-1, 1),
          lambda t: t.softmax(axis=-1), lambda t: t.sum(axis=-1, keepdims=True), lambda t: t.max(axis=0),
-         lambda t: t.mean(), lambda t: t.reshape(-1, 1) @ t.reshape(1, -1)]
+         lambda t: t.mean(), 
+         lambda t: (t.reshape(-1, 1) @ t.reshape(1, -1)).sum(axis=0).reshape(t.shape)]  # a matmul, same shape
 BINARY = [lambda a, b: a + b, lambda a, b: a - b, lambda a, b: a * b, lambda a, b: a.maximum(b)]
 
 
