@@ -609,7 +609,7 @@ ds = Dataset(name="mnist", train_size=60000, test_size=10000, batch_size=128, se
 report("loaded")
 model = MLP([Dense(784, 10, activation="relu", seed=0), Dense(10, 784, activation="sigmoid", seed=1)])
 opt = FusedAdam(model.parameters(), lr=1e-3)
-keep_freed_memory().__enter__()  # as fit does while it trains
+kept = keep_freed_memory(); kept.__enter__()  # as fit does while it trains (held: else undone at once)
 
 def train_step(xb, yb):
     opt.zero_grad(); loss = mse(model(Tensor(xb)), Tensor(yb)); loss.backward(); opt.step()
@@ -858,7 +858,8 @@ def main(argv=None):
         limit_blas_threads(args.blas_threads).__enter__()
     # What fit does while it trains (and undoes afterwards): keep freed blocks for reuse.
     # Here for the whole run, so the numpy baseline and tinygrad_ae share the same malloc.
-    keep_freed_memory().__enter__()
+    kept_memory = keep_freed_memory()  # held in a name for the whole run: a collected one undoes itself
+    kept_memory.__enter__()
     info = machine_info()
     print_header(info, args)
     # Memory first, while this process is still small (see memory_benchmark).

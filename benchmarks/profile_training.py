@@ -83,7 +83,8 @@ def main(argv=None):
     steps = args.steps or min(ds.steps_per_epoch, 5000)
     model = MLP([Dense(784, 10, activation="relu", seed=0), Dense(10, 784, activation="sigmoid", seed=1)])
     opt = FusedAdam(model.parameters(), lr=1e-3)  # the optimizer fit uses
-    keep_freed_memory().__enter__()  # as fit does while it trains
+    kept = keep_freed_memory()  # as fit does while it trains (kept in a name: a collected
+    kept.__enter__()            # context manager would undo itself at once)
     batches = endless_batches(ds)
     train(model, opt, batches, args.warmup)
     if args.no_data:  # made now, outside the profile; copies, so that they outlive their chunk

@@ -88,11 +88,11 @@ class PCA:
         return self
 
     def encode(self, x) -> np.ndarray:
-        """The k-number code of each row."""
+        """The k-number code of each row: ``PCA(2).fit(x).encode(x).shape == (len(x), 2)``."""
         return (np.asarray(x, np.float64) - self.mean) @ self.components.T
 
     def reconstruct(self, x) -> np.ndarray:
-        """Project onto the k directions and back."""
+        """Project onto the k directions and back: ``PCA(2).fit(x).reconstruct(x).shape == x.shape``."""
         return self.encode(x) @ self.components + self.mean
 
 

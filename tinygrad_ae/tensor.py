@@ -52,7 +52,7 @@ def _axis_arg(axis):
     return tuple(axis) if isinstance(axis, list) else axis
 
 
-def shape_arg(shape) -> tuple:
+def _shape_arg(shape) -> tuple:
     """Accept both f(2, 3) and f((2, 3)): the arguments as one tuple."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         return tuple(shape[0])
@@ -134,12 +134,12 @@ class Tensor:
     @classmethod
     def zeros(cls, *shape, dtype=DEFAULT_DTYPE, requires_grad=False, name=None) -> "Tensor":
         """A tensor of zeros. ``Tensor.zeros(2, 3).shape == (2, 3)``."""
-        return cls(np.zeros(shape_arg(shape), dtype=dtype), requires_grad, name=name)
+        return cls(np.zeros(_shape_arg(shape), dtype=dtype), requires_grad, name=name)
 
     @classmethod
     def ones(cls, *shape, dtype=DEFAULT_DTYPE, requires_grad=False, name=None) -> "Tensor":
         """A tensor of ones. ``Tensor.ones(3).data`` is ``array([1., 1., 1.], dtype=float32)``."""
-        return cls(np.ones(shape_arg(shape), dtype=dtype), requires_grad, name=name)
+        return cls(np.ones(_shape_arg(shape), dtype=dtype), requires_grad, name=name)
 
     @classmethod
     def randn(cls, *shape, seed=None, dtype=DEFAULT_DTYPE, requires_grad=False, name=None) -> "Tensor":
@@ -150,7 +150,7 @@ class Tensor:
             (2, 3)
         """
         rng = np.random.default_rng(seed)
-        return cls(rng.standard_normal(shape_arg(shape)).astype(dtype), requires_grad, name=name)
+        return cls(rng.standard_normal(_shape_arg(shape)).astype(dtype), requires_grad, name=name)
 
     @classmethod
     def uniform(cls, *shape, low=-1.0, high=1.0, seed=None, dtype=DEFAULT_DTYPE, requires_grad=False, name=None) -> "Tensor":
@@ -162,7 +162,7 @@ class Tensor:
             True
         """
         rng = np.random.default_rng(seed)
-        return cls(rng.uniform(low, high, shape_arg(shape)).astype(dtype), requires_grad, name=name)
+        return cls(rng.uniform(low, high, _shape_arg(shape)).astype(dtype), requires_grad, name=name)
 
     # ------------------------------------------------------------------ what a tensor is
 
@@ -178,7 +178,7 @@ class Tensor:
 
     @property
     def dtype(self):
-        """The numpy dtype, float32 unless asked otherwise."""
+        """The numpy dtype, float32 unless asked otherwise. ``Tensor([1.0]).dtype == np.float32``."""
         return self.data.dtype
 
     @property
@@ -483,11 +483,11 @@ class Tensor:
 
     def reshape(self, *shape):
         """Same data, new shape (``-1`` infers one axis). ``Tensor.zeros(6).reshape(2, 3).shape == (2, 3)``."""
-        return autograd.Reshape.apply(self, shape=shape_arg(shape))
+        return autograd.Reshape.apply(self, shape=_shape_arg(shape))
 
     def transpose(self, *axes):
         """Permute axes (reverse them when none are given). ``Tensor.zeros(2, 3).transpose().shape == (3, 2)``."""
-        return autograd.Transpose.apply(self, axes=shape_arg(axes) or None)
+        return autograd.Transpose.apply(self, axes=_shape_arg(axes) or None)
 
     @property
     def T(self):
