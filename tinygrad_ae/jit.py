@@ -18,7 +18,7 @@ What does not compile: Python work in the step that is not an op or an optimizer
 tensor values is replayed as traced (a different path on the second call is an error, one
 that changes later cannot be seen); tensors that require grad must exist before the step.
 
-Read ``training.py`` next: ``fit`` compiles its step with this by default.
+``fit`` (in ``training.py``) compiles its step with this by default. Read next: ``dataset.py``.
 
 Example:
     >>> import numpy as np

@@ -8,7 +8,8 @@ One step is the four lines every framework shares (read :func:`train_step`)::
     optimizer.step()
 
 ``fit`` wraps the plumbing around it: shuffled batches, a progress bar, the test loss after
-each epoch, checkpoints, and stopping cleanly on Ctrl-C. Read next: ``dataset.py``.
+each epoch, checkpoints, and stopping cleanly on Ctrl-C. Read next: ``jit.py`` (how ``fit``
+compiles its step), then ``dataset.py``.
 
 Example:
     >>> import numpy as np
