@@ -7,7 +7,8 @@
 
 Each command creates the virtual environment .venv/ on first use, installs the package and
 its test tools into it, and makes sure the Graphviz ``dot`` program is there for the
-pictures (installing Debian's ``graphviz`` package when run as root, otherwise saying how).
+pictures (installing Debian's ``graphviz`` package when run as root, otherwise saying how);
+``test`` also installs Debian's ``chromium`` and ``chromium-driver`` for the browser test.
 Only the standard library is used here, because nothing else is installed yet.
 """
 
@@ -74,6 +75,15 @@ def ensure_graphviz() -> bool:
     return False
 
 
+def ensure_browser() -> None:
+    """The player's browser test drives Debian's headless Chromium; its test fails in CI without it."""
+    if shutil.which("chromium") and shutil.which("chromedriver"):
+        return
+    if not (apt_install("chromium") and apt_install("chromium-driver")):
+        say("Chromium and its driver not found: the browser test is skipped (CI: it fails). "
+            "Debian/Ubuntu: sudo apt-get install chromium chromium-driver")
+
+
 def ensure_fashion_mnist() -> None:
     """Debian ships Fashion-MNIST as a package; its test is skipped without it."""
     if not Path(FASHION_MNIST).is_dir() and not apt_install("dataset-fashion-mnist"):
@@ -93,6 +103,7 @@ def main(argv: list[str]) -> int:
         return subprocess.run([str(PYTHON), str(script), *rest], cwd=ROOT).returncode
     if command == "test":
         ensure_fashion_mnist()
+        ensure_browser()
         return subprocess.run([str(PYTHON), "-m", "pytest", *rest], cwd=ROOT).returncode
     return subprocess.run([str(PYTHON), str(ROOT / "benchmarks" / "bench_training.py"), *rest], cwd=ROOT).returncode
 

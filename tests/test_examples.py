@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 SHIPPED_MODEL = ROOT / "models" / "mnist_denoising_autoencoder.npz"
 NOTEBOOK = EXAMPLES / "denoising_autoencoder.ipynb"
+BACKPROP_NOTEBOOK = EXAMPLES / "backprop_step_by_step.ipynb"
 SEED_LOAD_LINE = 'autoencoder.load("mnist_denoising_autoencoder")'
 
 real_data = pytest.mark.real_data
@@ -191,25 +192,17 @@ def test_headless_means_no_windows(monkeypatch):
 # ---------------------------------------------------------------- the notebook
 
 
-def test_notebook_is_stored_without_outputs():
-    notebook = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+@pytest.mark.parametrize("path", [NOTEBOOK, BACKPROP_NOTEBOOK], ids=lambda p: p.stem)
+def test_notebook_is_stored_without_outputs(path):
+    notebook = json.loads(path.read_text(encoding="utf-8"))
     code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
     assert code and all(cell["outputs"] == [] and cell["execution_count"] is None for cell in code)
     assert notebook["metadata"]["kernelspec"]["name"] == "python3"
     assert any(SEED_LOAD_LINE in "".join(cell["source"]) for cell in code)
 
 
-@real_data
-@render
-@slow
-def test_notebook_runs_top_to_bottom(require_dot, model_path, tmp_path, monkeypatch):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    pytest.importorskip("ipykernel")
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    if model_path != SHIPPED_MODEL:  # no shipped model yet: the notebook loads the tiny one
-        for cell in notebook.cells:
-            cell.source = cell.source.replace(SEED_LOAD_LINE, f'autoencoder.load({str(model_path)!r})')
+def execute_notebook(nbclient, notebook, tmp_path, monkeypatch) -> None:
+    """Run every cell in examples/, with a kernel of this very interpreter."""
     # A kernel spec that runs this very interpreter: the one installed in a virtualenv says
     # just "python", which is another interpreter (or none) when the venv is not activated.
     spec = tmp_path / "jupyter" / "kernels" / "python3"
@@ -223,9 +216,65 @@ def test_notebook_runs_top_to_bottom(require_dot, model_path, tmp_path, monkeypa
                                      resources={"metadata": {"path": str(EXAMPLES)}})
     client.execute()  # raises CellExecutionError, with the failing cell, on any error
 
+
+@real_data
+@render
+@slow
+def test_notebook_runs_top_to_bottom(require_dot, model_path, tmp_path, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    if model_path != SHIPPED_MODEL:  # no shipped model yet: the notebook loads the tiny one
+        for cell in notebook.cells:
+            cell.source = cell.source.replace(SEED_LOAD_LINE, f'autoencoder.load({str(model_path)!r})')
+    execute_notebook(nbclient, notebook, tmp_path, monkeypatch)
+
     outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
     text = "".join(output.get("text", "") for output in outputs)
     assert str(MLP().load(model_path)) in text
     images = [output for output in outputs if "image/png" in output.get("data", {})]
     drawings = [output for output in outputs if "image/svg+xml" in output.get("data", {})]
     assert len(images) >= 6 and len(drawings) == 3  # plots; 6-3-6, 784-10-784 and compute graph
+
+
+@real_data
+@render
+@slow
+def test_backprop_notebook_plays_backward_inline(require_dot, model_path, tmp_path, monkeypatch):
+    """The three lessons run, their players are inline HTML with their script, the step lowers the loss."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    notebook = nbformat.read(BACKPROP_NOTEBOOK, as_version=4)
+    for cell in notebook.cells:
+        cell.source = cell.source.replace(SEED_LOAD_LINE, f'autoencoder.load({str(model_path)!r})')
+        cell.source = cell.source.replace('Path("out")', f'Path({str(tmp_path / "out")!r})')
+    execute_notebook(nbclient, notebook, tmp_path, monkeypatch)
+
+    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    text = "".join(output.get("text", "") for output in outputs)
+    players = [output["data"]["text/html"] for output in outputs if "text/html" in output.get("data", {})]
+    assert len(players) == 3
+    for html, steps in zip(players, (2, 7, 12)):
+        assert html.startswith('<div class="tgae-player"') and html.count("<svg") == steps + 1  # + step 1 as markup
+        assert "<script>" in html and "addEventListener" in html
+    assert "layer1.W" in players[2] and "step 1  Add  L.grad = 1" in text
+    assert "x.grad += 3 (d/db = a): 4 -> 7" in text and "W.grad == G.T @ x" in text
+    before, after = map(float, re.search(r"before the step (\S+), after it (\S+)", text).groups())
+    assert after < before
+    assert "DIFFERS" not in text and text.count(" ok") >= 9
+    for name in ("lesson", "dense", "autoencoder_step"):
+        assert (tmp_path / "out" / f"backprop_{name}.html").stat().st_size > 10_000
+
+
+# ---------------------------------------------------------------- backprop_player.py
+
+
+@render
+def test_backprop_player_prints_the_exercise_and_writes_the_player_and_gif(require_dot, tmp_path, capsys):
+    assert example("backprop_player").main(["--out", str(tmp_path), "--gif"]) == 0
+    stdout = capsys.readouterr().out
+    assert "a.grad += 6 (d/da = b): 10 -> 16" in stdout and "leaves: a.grad = 16, b.grad = 4, c.grad = 2" in stdout
+    assert (tmp_path / "backprop_player.html").read_text().count("<svg") == 3 + 1
+    assert (tmp_path / "backprop_step_by_step.gif").read_bytes()[:6] == b"GIF89a"

@@ -22,6 +22,7 @@ The modules, in reading order (each opens with a paragraph saying what it is):
 ``dataset``     the real MNIST in noisy mini-batches
 ``metrics``     how good a denoiser is: MSE, PSNR, PCA as the linear baseline
 ``viz``         pictures: the compute graph and the network
+``explain``     ``explain_backward``: backpropagation step by step, printed, drawn, played
 ==============  ===================================================================
 
 ``_support/`` holds the plumbing (file formats, downloads, thread limits) that none of the
@@ -46,6 +47,7 @@ from .training import History, fit, train_step
 from .jit import JitError, jit
 from .dataset import Dataset
 from .viz import GraphvizNotFoundError, draw_architecture, draw_graph, render
+from .explain import BackwardTrace, explain_backward
 
 __version__ = "0.1.0"
 
@@ -77,6 +79,8 @@ __all__ = [
     "draw_architecture",
     "render",
     "GraphvizNotFoundError",
+    "explain_backward",
+    "BackwardTrace",
 ]
 
 

@@ -147,12 +147,14 @@ class Function:
     """
 
     # parents: the input tensors; needs_input_grad: which of them want a gradient;
-    # saved: the arrays backward needs; rule: the derivative in words, for people.
+    # saved: the arrays backward needs; rule: the derivative in words, for people;
+    # options: the keyword options forward got (explain_backward replays forward with them).
     rule: str | None = None
     parents: tuple = ()
     needs_input_grad: tuple = ()
     saved = None
     released = False
+    options: dict = {}
 
     @property
     def name(self) -> str:
@@ -165,10 +167,17 @@ class Function:
         op = cls()
         try:
             data = op.forward(*[t.data for t in inputs], **options)
-        except (ValueError, IndexError) as error:
-            # Say which op and shapes failed; the chained original shows the line that raised.
+        except Exception as error:
+            # Say which op and shapes failed, keeping the error's type; the chained original
+            # shows the line that raised (in numpy, or in a student's own forward).
             shapes = " and ".join(str(t.shape) for t in inputs)
-            raise type(error)(f"{op.name} of shape{'s' if len(inputs) > 1 else ''} {shapes}: {error}") from error
+            try:
+                prefixed = type(error)(f"{op.name} of shape{'s' if len(inputs) > 1 else ''} {shapes}: {error}")
+            except Exception:  # an exception class that needs other arguments
+                prefixed = None
+            if prefixed is None:
+                raise  # the original, as it is
+            raise prefixed from error
         out = inputs[0]._from_op(data)
         if _grad_enabled:
             needs = tuple(t.requires_grad for t in inputs)
@@ -177,6 +186,7 @@ class Function:
                 op.needs_input_grad = needs
                 out.requires_grad = True
                 out._op = op
+                op.options = options  # so explain_backward(check=True) can replay the forward pass
         if _recorder is not None:
             _recorder.op(op, inputs, options, out)
         return out
@@ -208,6 +218,8 @@ def topological_order(root, include_constants: bool = False) -> list:
         >>> [t.shape for t in topological_order((a * 2).sum())]
         [(1,), (1,), ()]
     """
+    # Keyed by id(tensor), never by the tensor: == on tensors is elementwise. The stack and
+    # `order` hold the tensors themselves, so no id is reused while the walk runs.
     order, visited = [], set()
     stack = [(root, False)]
     while stack:
@@ -215,25 +227,30 @@ def topological_order(root, include_constants: bool = False) -> list:
         if children_done:
             order.append(node)
             continue
-        if node in visited:
+        if id(node) in visited:
             continue
-        visited.add(node)
+        visited.add(id(node))
         stack.append((node, True))
         op = node._op
         if op is not None:
             for parent in op.parents:
-                if (include_constants or parent.requires_grad) and parent not in visited:
+                if (include_constants or parent.requires_grad) and id(parent) not in visited:
                     stack.append((parent, False))
     return order
 
 
-def backward(root, grad=None, retain_graph: bool = False) -> None:
+def backward(root, grad=None, retain_graph: bool = False, on_step=None) -> None:
     """Reverse-mode autodiff: add d(root)/d(leaf) into ``leaf.grad`` for every leaf.
 
     Gradients flowing into one tensor from several uses are summed (a diamond gets both
     contributions), and leaf gradients accumulate across calls, as in PyTorch; call
     ``zero_grad()`` between steps. Unless ``retain_graph`` is True, the arrays each op saved
     are released afterwards, so memory is freed right away.
+
+    ``on_step``, if given, is called after each op's backward with what the walk just did:
+    ``on_step(tensor, grad, sent)``, ``sent`` holding ``(input, gradient sent to it, running
+    sum before or None, running sum after)`` per input that got one. It only watches (it
+    is how ``explain_backward`` records the steps without a second chain rule).
 
     Example:
         >>> from tinygrad_ae import Tensor
@@ -264,9 +281,10 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
 
     if _recorder is not None:
         _recorder.backward(root, grad)
-    grads = {root: grad}
-    for node in reversed(topological_order(root)):
-        g = grads.pop(node, None)
+    grads = {id(root): grad}  # by id(tensor), as in topological_order; `order` keeps them alive
+    order = topological_order(root)
+    for node in reversed(order):
+        g = grads.pop(id(node), None)
         if g is None:
             continue
         op = node._op
@@ -288,6 +306,7 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
                 f"{op.name}.backward must return a tuple with one gradient (or None) per input, "
                 f"{len(op.parents)} here; got {type(input_grads).__name__}. Write e.g. `return (grad_x,)`."
             )
+        sent = []
         for parent, parent_grad in zip(op.parents, input_grads):
             if parent_grad is None or not parent.requires_grad:
                 continue
@@ -305,8 +324,12 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
                     )
             if parent_grad.dtype != data.dtype:
                 parent_grad = parent_grad.astype(data.dtype)
-            earlier = grads.get(parent)
-            grads[parent] = parent_grad if earlier is None else earlier + parent_grad
+            earlier = grads.get(id(parent))
+            grads[id(parent)] = parent_grad if earlier is None else earlier + parent_grad
+            if on_step is not None:  # the watcher's record of this contribution
+                sent.append((parent, parent_grad, earlier, grads[id(parent)]))
+        if on_step is not None:
+            on_step(node, g, sent)
         if not retain_graph:
             op.release()
 
@@ -535,10 +558,10 @@ class Sigmoid(Function):
 
     The textbook formula is also the precise one: for a < 0, 1 + exp(-a) is a large number
     known to full precision, so sigmoid(-20) comes out as 2.06e-9 (writing it as
-    0.5 + 0.5 tanh(a/2) would give 0, and log(sigmoid) would be -inf). Below a = -88.7,
-    exp(-a) overflows float32 to inf and 1 / inf = 0, which is the answer to float32's
-    precision (the true value is below its smallest normal number), so that warning is
-    silenced, not the result.
+    0.5 + 0.5 tanh(a/2) would give 0, and log(sigmoid) would be -inf). Only below
+    a = -88, where exp(-a) overflows float32 to inf, is the formula replaced: there
+    1 + exp(a) is 1 to float32's precision, so sigmoid(a) = exp(a) / (1 + exp(a)) = exp(a),
+    down to the smallest float32 (a = -103.9).
 
     Example:
         >>> from tinygrad_ae import Tensor
@@ -553,8 +576,11 @@ class Sigmoid(Function):
     rule = "d/da = s (1 - s), s = sigmoid(a)"
 
     def forward(self, a):
-        with np.errstate(over="ignore"):
-            s = 1 / (1 + np.exp(-a))
+        with np.errstate(over="ignore"):  # the far tail is fixed below
+            s = np.asarray(1 / (1 + np.exp(-a)))
+        far = a < -88
+        if far.any():
+            s[far] = np.exp(a[far])
         self.saved = s
         return s
 
@@ -587,6 +613,43 @@ class Tanh(Function):
 
 
 # ----------------------------------------------------------------- matrix product
+# OpenBLAS (numpy's BLAS) hands a product to its thread pool above m*n*k = 4 * 65536
+# multiply-adds. For a small network's products the hand-off costs far more than it saves:
+# 10 ms instead of 0.2 ms for a 128x10 @ 10x784 product on a busy 2-core machine
+# (benchmarks/bench_student_loop.py). So products up to SMALL_PRODUCT multiply-adds are
+# computed in row or column blocks below that threshold: each block runs on the calling
+# thread, and no thread setting changes anywhere. SPLIT_SMALL_PRODUCTS = False is plain a @ b.
+SPLIT_SMALL_PRODUCTS = True
+ONE_THREAD_WORK = 4 * 65536  # OpenBLAS's GEMM_MULTITHREAD_THRESHOLD * SMP_THRESHOLD_MIN
+SMALL_PRODUCT = 1 << 23  # ~8 million (batch 1024 here); larger ones: plain a @ b, BLAS decides
+
+
+def matmul_in_small_blocks(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b``; a small 2-D product is computed in blocks that BLAS runs on one thread.
+
+    Example:
+        >>> import numpy as np
+        >>> a, b = np.ones((128, 784), np.float32), np.ones((784, 10), np.float32)
+        >>> bool((matmul_in_small_blocks(a, b) == a @ b).all())
+        True
+    """
+    if not SPLIT_SMALL_PRODUCTS or a.ndim != 2 or b.ndim != 2:
+        return a @ b
+    (m, k), n = a.shape, b.shape[1]
+    work = m * n * k
+    if work <= ONE_THREAD_WORK or work > SMALL_PRODUCT:
+        return a @ b
+    out = np.empty((m, n), dtype=np.result_type(a, b))
+    if m >= n:  # blocks of rows of a (of out), else blocks of columns of b
+        step = max(1, ONE_THREAD_WORK // (n * k))
+        for i in range(0, m, step):
+            np.matmul(a[i:i + step], b, out=out[i:i + step])
+    else:
+        step = max(1, ONE_THREAD_WORK // (m * k))
+        for j in range(0, n, step):
+            np.matmul(a, b[:, j:j + step], out=out[:, j:j + step])
+    return out
+
 
 
 class MatMul(Function):
@@ -619,7 +682,7 @@ class MatMul(Function):
                 f"b.shape[-2]; did you mean to transpose one of them (.T)?"
             )
         self.saved = (a, b)
-        return a @ b
+        return matmul_in_small_blocks(a, b)
 
     def backward(self, grad):
         a, b = self.saved
@@ -630,10 +693,10 @@ class MatMul(Function):
         g2 = grad.reshape(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1]))
         grad_a = grad_b = None
         if need_a:
-            grad_a = g2 @ np.swapaxes(b2, -1, -2)
+            grad_a = matmul_in_small_blocks(g2, np.swapaxes(b2, -1, -2))
             grad_a = grad_a[..., 0, :] if a.ndim == 1 else grad_a
         if need_b:
-            grad_b = np.swapaxes(a2, -1, -2) @ g2
+            grad_b = matmul_in_small_blocks(np.swapaxes(a2, -1, -2), g2)
             grad_b = grad_b[..., 0] if b.ndim == 1 else grad_b
         return grad_a, grad_b
 
@@ -758,13 +821,19 @@ class GetItem(Function):
 
     The grad is scattered back into zeros of a's shape with ``np.add.at``, which adds rather
     than overwrites when an index repeats: ``a[[0, 0]]`` uses a[0] twice, so it gets 2 grads.
+    A boolean mask picks where it is True, so only those elements get a grad.
 
     Example:
+        >>> import numpy as np
         >>> from tinygrad_ae import Tensor
         >>> a = Tensor([10.0, 20.0, 30.0], requires_grad=True)
         >>> GetItem.apply(a, index=[2, 0, 0]).sum().backward()
         >>> a.grad
         array([2., 0., 1.], dtype=float32)
+        >>> a.grad = None
+        >>> GetItem.apply(a, index=np.array([True, False, True])).sum().backward()
+        >>> a.grad
+        array([1., 0., 1.], dtype=float32)
     """
 
     rule = "grad scattered back to the picked elements (repeats add)"

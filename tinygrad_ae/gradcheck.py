@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .autograd import no_grad
+from .tensor import Tensor
 
 
 class GradcheckError(AssertionError):
@@ -33,6 +34,29 @@ def _scalar_output(fn, inputs, weights):
     if weights is None:
         return out
     return (out * weights).sum()
+
+
+def central_difference(evaluate, x: np.ndarray, index, eps: float = 1e-6) -> float:
+    """(f(x + eps) - f(x - eps)) / (2 eps) for the one element ``x[index]``, which is restored.
+
+    ``evaluate()`` computes f (a float) from the current contents of ``x``; ``x`` is changed
+    in place while it runs. Shared by ``gradcheck`` and ``explain_backward(check=True)``.
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.array([3.0])
+        >>> round(central_difference(lambda: float(x[0] ** 2), x, (0,)), 6), x
+        (6.0, array([3.]))
+    """
+    original = x[index]
+    try:
+        x[index] = original + eps
+        plus = evaluate()
+        x[index] = original - eps
+        minus = evaluate()
+    finally:
+        x[index] = original
+    return (plus - minus) / (2 * eps)
 
 
 def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0) -> bool:
@@ -68,6 +92,12 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0) -> bool:
 
     with no_grad():
         probe = fn(*inputs)
+    if not isinstance(probe, Tensor):
+        raise TypeError(
+            f"gradcheck: fn returned a {type(probe).__name__}, not a Tensor, so "
+            "backward() cannot follow it; compute with Tensor ops and return a Tensor "
+            "(e.g. t.exp() instead of np.exp(t.data), and no .item() or .data at the end)"
+        )
     weights = None
     if probe.size != 1:
         weights = np.random.default_rng(seed).uniform(0.5, 1.5, probe.shape)
@@ -83,13 +113,8 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0) -> bool:
         numeric = np.zeros_like(x)
         with no_grad():
             for index in np.ndindex(x.shape):
-                original = x[index]
-                x[index] = original + eps
-                plus = _scalar_output(fn, inputs, weights).item()
-                x[index] = original - eps
-                minus = _scalar_output(fn, inputs, weights).item()
-                x[index] = original
-                numeric[index] = (plus - minus) / (2 * eps)
+                numeric[index] = central_difference(lambda: _scalar_output(fn, inputs, weights).item(),
+                                                    x, index, eps)
         excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
         excess = np.where(np.isnan(excess), np.inf, excess)  # a NaN on either side fails
         if excess.size and excess.max() > 0:

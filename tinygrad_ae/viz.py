@@ -27,8 +27,9 @@ hidden  light blue   #dae8fc    #6c8ebf    h1, h2, ... (the smallest is the bott
 output  light green  #d5e8d4    #82b366    y1, y2, ...
 ======  ===========  =========  =========  ==========================================
 
-This is the last concept module; the package's plumbing (files, the MNIST download, the
-model format) lives in ``_support/``, which you never need to open.
+Next comes ``explain.py``, which plays backward() on these pictures step by step; the
+package's plumbing (files, the MNIST download, the model format) lives in ``_support/``,
+which you never need to open.
 
 Example:
     >>> from tinygrad_ae import Tensor, draw_graph
@@ -180,7 +181,7 @@ def draw_graph(tensor, rankdir: str = "LR", max_nodes: int = 200, legend: bool =
     order = topological_order(tensor, include_constants=True)
     hidden = order[:-max_nodes] if len(order) > max_nodes else []
     shown = order[len(hidden):]
-    ids = {t: f"t{i}" for i, t in enumerate(shown)}
+    ids = {id(t): f"t{i}" for i, t in enumerate(shown)}  # by id: == on tensors is elementwise
 
     graph = Picture(name="compute_graph", graph_attr={"rankdir": rankdir})
     graph.attr("node", fontname=FONT, fontsize="10", style="filled")
@@ -190,15 +191,15 @@ def draw_graph(tensor, rankdir: str = "LR", max_nodes: int = 200, legend: bool =
                    shape="note", fillcolor="white")
     for t in shown:
         kind = _tensor_kind(t, t is tensor)
-        graph.node(ids[t], _tensor_label(t), shape="box", fillcolor=COLORS[kind],
+        graph.node(ids[id(t)], _tensor_label(t), shape="box", fillcolor=COLORS[kind],
                    penwidth="2" if t is tensor else "1")
         if t._op is None:
             continue
-        op_id = "op" + ids[t]
+        op_id = "op" + ids[id(t)]
         graph.node(op_id, _op_label(t._op), shape="ellipse", fillcolor=COLORS["op"])
-        graph.edge(op_id, ids[t])
+        graph.edge(op_id, ids[id(t)])
         for parent in t._op.parents:
-            graph.edge(ids.get(parent, "hidden"), op_id)
+            graph.edge(ids.get(id(parent), "hidden"), op_id)
     if legend:
         _add_legend(graph)
     return graph
@@ -374,3 +375,125 @@ def _checked(layer_sizes, activations, max_units, rankdir):
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
     return sizes, activations
+
+
+# ----------------------------------------------------------------- the backward pass, frame by frame
+# explain.py's pictures: the compute graph as draw_graph draws it, in the middle of backward().
+# The op that just ran is orange, the edges its gradient has travelled red, each gradient known
+# so far is written on its tensor, and tensors the gradient has not reached yet are grey.
+
+BACKWARD_COLORS = {
+    "current op": "orange",
+    "gradient travelled": "red3",
+    "not reached yet": "#eeeeee",
+}
+UNREACHED_TEXT = "#999999"
+
+
+def summarize(array, max_elements: int = 6) -> str:
+    """An array in a few characters: the value of a scalar or small array, else shape and norm.
+
+    Example:
+        >>> import numpy as np
+        >>> summarize(np.float32(2.5)), summarize(np.array([1.0, -2.0]))
+        ('2.5', '[1, -2]')
+        >>> summarize(np.ones((10, 784)))
+        '(10, 784) |.| 88.54'
+    """
+    array = np.asarray(array)
+    if array.size == 1:
+        return f"{array.item():.4g}"
+    if array.size <= max_elements:
+        return np.array2string(array, separator=", ", formatter={"float_kind": lambda v: f"{v:.4g}"}
+                               ).replace("\n", "")
+    return f"{array.shape} |.| {float(np.linalg.norm(array)):.4g}"
+
+
+def draw_backward_frame(root, names: dict, grads: dict, done: set, current=None, title: str = "",
+                        rankdir: str = "LR", max_nodes: int = 40) -> Picture:
+    """The compute graph of ``root`` during backward: one frame of ``BackwardTrace``'s player.
+
+    Args:
+        root: the tensor backward started from (pale green, as in ``draw_graph``).
+        names: ``{id(tensor): label}`` for every tensor (``explain_backward`` names unnamed ones).
+        grads: ``{id(tensor): gradient known so far}``; written on the tensors.
+        done: ids of the tensors whose op has already run backward (their edges are red).
+        current: the tensor whose op runs in this frame (the op drawn orange), or None.
+        title: a caption above the graph (the step and its rule).
+        max_nodes: a bigger graph is drawn around ``current`` only, the rest counted in a note.
+
+    Example:
+        >>> import numpy as np
+        >>> from tinygrad_ae import Tensor
+        >>> a = Tensor(2.0, requires_grad=True, name="a")
+        >>> y = a * a
+        >>> g = draw_backward_frame(y, {id(a): "a", id(y): "y"}, {id(y): np.float32(1)}, {id(y)}, y)
+        >>> "orange" in g.source and "grad 1" in g.source
+        True
+    """
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
+    shown, whole = _window(topological_order(root, include_constants=True), current, max_nodes)
+    node_ids = {id(t): f"t{i}" for i, t in enumerate(shown)}
+
+    graph = Picture(name="backward_step", graph_attr={"rankdir": rankdir, "label": title,
+                                                      "labelloc": "t", "fontname": FONT})
+    graph.attr("node", fontname=FONT, fontsize="10", style="filled")
+    graph.attr("edge", fontname=FONT)
+    if whole > len(shown):
+        graph.node("hidden", f"{whole - len(shown)} more tensors\nnot drawn\n(max_nodes={max_nodes})",
+                   shape="note", fillcolor="white")
+    travelled = {"color": BACKWARD_COLORS["gradient travelled"], "penwidth": "2"}
+    for t in shown:
+        key = id(t)
+        lines = [names.get(key, "?"), f"{t.shape} {t.dtype}"]
+        if t.data.size == 1:
+            lines.append(f"value {t.data.item():.4g}")
+        look = {"fillcolor": COLORS[_tensor_kind(t, t is root)]}
+        if key in grads:
+            lines.append(f"grad {summarize(grads[key])}")
+        elif t.requires_grad:  # on the gradient's way, but not reached yet
+            look = {"fillcolor": BACKWARD_COLORS["not reached yet"], "fontcolor": UNREACHED_TEXT,
+                    "color": UNREACHED_TEXT}
+        graph.node(node_ids[key], "\n".join(lines), shape="box",
+                   penwidth="2" if t is root else "1", **look)
+        if t._op is None or any(id(p) not in node_ids for p in t._op.parents):
+            continue  # a leaf, or an input drawn for the window's sake: its own op is not drawn
+        op_id = "op" + node_ids[key]
+        is_current = current is not None and t is current
+        graph.node(op_id, _op_label(t._op), shape="ellipse",
+                   fillcolor=BACKWARD_COLORS["current op"] if is_current else COLORS["op"],
+                   penwidth="3" if is_current else "1")
+        ran = key in done
+        graph.edge(op_id, node_ids[key], **(travelled if ran else {}))
+        for parent in t._op.parents:
+            graph.edge(node_ids[id(parent)], op_id, **(travelled if ran and parent.requires_grad else {}))
+    _add_backward_legend(graph)
+    return graph
+
+
+def _window(order, current, max_nodes):
+    """At most about ``max_nodes`` tensors around ``current`` (in walk order), plus the inputs of
+    the ops drawn, so that every drawn op has all its inputs; returns (tensors, how many in all).
+
+    A window, not the tensors nearest the output: the frame must show the op that runs now,
+    and dot slows down badly on one "the rest" node joined to many ops.
+    """
+    if len(order) <= max_nodes:
+        return order, len(order)
+    at = next((k for k, t in enumerate(order) if t is current), len(order) - 1)
+    start = min(max(0, at - max_nodes // 2), len(order) - max_nodes)
+    window = order[start:start + max_nodes]
+    inside = {id(t) for t in window}
+    inputs = {id(p): p for t in window if t._op is not None for p in t._op.parents if id(p) not in inside}
+    return list(inputs.values()) + window, len(order)
+
+
+def _add_backward_legend(graph) -> None:
+    rows = "".join(f'<TR><TD BGCOLOR="{color}">{kind}</TD></TR>' for kind, color in COLORS.items())
+    rows += "".join(
+        f'<TR><TD BGCOLOR="{color}">{kind}</TD></TR>' if kind != "gradient travelled"
+        else f'<TR><TD><FONT COLOR="{color}">&#8594; {kind}</FONT></TD></TR>'
+        for kind, color in BACKWARD_COLORS.items())
+    graph.node("legend", f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0">{rows}</TABLE>>',
+               shape="plaintext", style="")
