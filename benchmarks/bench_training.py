@@ -54,7 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_ae import MLP, Dataset, Dense, FusedAdam, Tensor, mse
+from tinygrad_ae import MLP, Dataset, Dense, FusedAdam, Tensor, jit, mse
 from tinygrad_ae._support.memory import keep_freed_memory
 from tinygrad_ae._support.threads import limit_blas_threads
 from tinygrad_ae._support.files import atomic_write_bytes
@@ -66,7 +66,11 @@ HERE = Path(__file__).resolve().parent
 TRAIN_SIZE, TEST_SIZE = 60_000, 10_000
 NOISE, LR = 0.1, 1e-3
 DATASET_BYTES = (TRAIN_SIZE + TEST_SIZE) * 784 * 4  # the float32 images, train + test
-IMPLS = ("numpy", "torch", "tinygrad_ae")
+IMPLS = ("numpy", "torch", "tinygrad_ae", "tinygrad_ae jit")
+# Issue #14's targets, per batch size: the compiled step / hand-written numpy, model only
+# (pipeline subtracted), and a whole fit epoch (data included) / PyTorch.
+TARGET_JIT_VS_NUMPY = {1: 1.3, 32: 1.0, 128: 1.0}
+TARGET_FIT_VS_TORCH = {1: 0.3, 32: 0.4, 128: 0.6}
 # Issue #6's targets: epoch time of tinygrad_ae divided by numpy's / PyTorch's, per batch size.
 TARGET_VS_NUMPY = {1: 2.5, 32: 1.3, 128: 1.3}
 TARGET_VS_TORCH = {1: 0.5, 32: 0.8, 128: 1.0}
@@ -257,8 +261,20 @@ def step_functions(torch, weights, torch_adam="default"):
         tg_opt.step()
         return loss.item()
 
-    steps = {"numpy": np_model.train_step, "tinygrad_ae": tinygrad_step}
-    models = {"numpy": np_model, "tinygrad_ae": tg_model}
+    # The same four lines again, compiled: a student's loop with `step = jit(train_step)`.
+    jit_model, jit_opt = make_tinygrad()
+
+    def train_step(x, y):
+        jit_opt.zero_grad()
+        loss = mse(jit_model(Tensor(x)), Tensor(y))
+        loss.backward()
+        jit_opt.step()
+        return loss
+    compiled = jit(train_step)
+
+    steps = {"numpy": np_model.train_step, "tinygrad_ae": tinygrad_step,
+             "tinygrad_ae jit": lambda x, y: compiled(x, y).item()}
+    models = {"numpy": np_model, "tinygrad_ae": tg_model, "tinygrad_ae jit": jit_model}
     if torch is not None:
         pt_model, pt_opt = make_torch(torch, weights, torch_adam)
         mse_loss = torch.nn.functional.mse_loss
@@ -309,6 +325,15 @@ def timed_epoch(step, make_batches, steps):
     return seconds, (total / count if count else float("nan")), done
 
 
+def timed_fit_epoch(model, optimizer, ds, validation):
+    """One ``fit`` epoch (compiled step, BLAS limited to one thread, as fit does); returns
+    ``(seconds, mean loss per image, steps run)`` like :func:`timed_epoch`."""
+    start = time.perf_counter()
+    history = model.fit(ds, epochs=1, optimizer=optimizer, autoencoder=True, noise=NOISE,
+                        validation_data=validation, verbose=False)
+    return time.perf_counter() - start, history["train_loss"][0], ds.steps_per_epoch
+
+
 def check_agreement(steps, ds, torch, n_steps):
     """Feed the very same batches to all three (untimed; also warms them up).
 
@@ -340,9 +365,19 @@ def bench_batch_size(batch_size, args, torch, torch_images):
     # One Dataset per consumer, all seed 0: their k-th epochs are identical, so numpy and
     # tinygrad_ae see the same batches in every timed epoch too.
     make = lambda: Dataset(name="mnist", train_size=TRAIN_SIZE, test_size=TEST_SIZE, batch_size=batch_size, seed=0)
-    datasets = {"check": make(), "numpy": make(), "tinygrad_ae": make()}
+    datasets = {"check": make(), "numpy": make(), "tinygrad_ae": make(), "tinygrad_ae jit": make()}
+    for ds in datasets.values():
+        # Chunks made inline, so that "model only" = the epoch minus the pipeline alone holds;
+        # fit below prefetches on a thread, as it does for anyone.
+        ds.prefetch = False
     weights = initial_weights(make_tinygrad()[0])
     steps, models = step_functions(torch, weights, args.torch_adam)
+    # fit gets a Dataset of just the timed rows (it has no step limit), and a small test set
+    # (100 images) for its end-of-epoch test loss, so that scaling up stays fair.
+    fit_model, fit_opt = make_tinygrad()
+    fit_ds = Dataset(name="mnist", train_size=min(TRAIN_SIZE, timed_steps * batch_size), test_size=TEST_SIZE,
+                     batch_size=batch_size, seed=0)
+    fit_validation = (fit_ds.test[0][:100], fit_ds.test[0][:100])
 
     started = time.perf_counter()
     losses = check_agreement(steps, datasets["check"], torch, check_steps)
@@ -351,19 +386,25 @@ def bench_batch_size(batch_size, args, torch, torch_images):
     sources = {
         "numpy": lambda: dataset_batches(datasets["numpy"]),
         "tinygrad_ae": lambda: dataset_batches(datasets["tinygrad_ae"]),
+        "tinygrad_ae jit": lambda: dataset_batches(datasets["tinygrad_ae jit"]),
+        "fit": None,
         "pipeline: Dataset": lambda: dataset_batches(datasets["check"]),
     }
     if torch is not None:
         sources["torch"] = lambda: torch_batches(torch, torch_images, batch_size)
         sources["pipeline: torch"] = sources["torch"]
-    order = [name for name in ("numpy", "torch", "tinygrad_ae", "pipeline: Dataset", "pipeline: torch") if name in sources]
+    order = [name for name in ("numpy", "torch", "tinygrad_ae", "tinygrad_ae jit", "fit", "pipeline: Dataset",
+                               "pipeline: torch") if name in sources]
     times = {name: [] for name in order}
     wait_for_quiet(args.wait_quiet)
     with OtherLoad() as load:
         for epoch in range(1, args.epochs + 1):
             line = []
             for name in order:
-                seconds, loss, done = timed_epoch(steps.get(name), sources[name], timed_steps)
+                if name == "fit":
+                    seconds, loss, done = timed_fit_epoch(fit_model, fit_opt, fit_ds, fit_validation)
+                else:
+                    seconds, loss, done = timed_epoch(steps.get(name), sources[name], timed_steps)
                 times[name].append(seconds * full_steps / done)
                 line.append(f"{name} {times[name][-1]:.3f} s" + (f" (loss {loss:.5f})" if name in steps else ""))
             say(f"  epoch {epoch}: " + ", ".join(line))
@@ -374,16 +415,26 @@ def bench_batch_size(batch_size, args, torch, torch_images):
     noisy = [name for name in order if max(times[name]) > 1.5 * min(times[name])]
     if noisy:
         say(f"  ⚠ epoch times vary by more than 1.5x for {', '.join(noisy)}: rerun on a quiet machine to trust the ratios")
-    for impl in ("numpy", "torch", "tinygrad_ae"):
+    floor = floor_per_step(batch_size, args.repeats)
+    data_cpu = main_thread_data_cpu(datasets["check"], timed_steps)
+    model_only = {}
+    for impl in ("numpy", "torch", "tinygrad_ae", "tinygrad_ae jit"):
         pipe = "pipeline: torch" if impl == "torch" else "pipeline: Dataset"
         if impl in medians:
-            model = medians[impl] - medians[pipe]
-            model = f"{model:7.3f} s" if model > 0 else "  (noise)"  # the pipeline's median can exceed the whole's
-            say(f"    {impl:<11} model {model} + data {medians[pipe]:.3f} s "
-                f"({medians[impl] / full_steps * 1e6:8.1f} us/step)")
+            model_only[impl] = medians[impl] - medians[pipe]
+            model = f"{model_only[impl]:7.3f} s" if model_only[impl] > 0 else "  (noise)"  # the pipeline's median can exceed the whole's
+            say(f"    {impl:<15} model {model} + data {medians[pipe]:.3f} s ({medians[impl] / full_steps * 1e6:8.1f} "
+                f"us/step; the model part is {model_only[impl] / full_steps / floor['total']:.1f}x the floor)")
+    if model_only.get("tinygrad_ae jit", 0) > 0:
+        jit_step = model_only["tinygrad_ae jit"] / full_steps
+        say(f"    data on the training thread: inline {data_cpu['inline'] * 1e6:.1f} us/step of CPU = "
+            f"{data_cpu['inline'] / jit_step:.0%} of the compiled step; made ahead on a thread (as fit does) "
+            f"{data_cpu['prefetch'] * 1e6:.1f} us/step = {data_cpu['prefetch'] / jit_step:.1%} (target < 15%)")
+    say(f"    floor per step: matmuls alone {floor['matmuls'] * 1e6:.1f} us + minimal elementwise passes "
+        f"{floor['elementwise'] * 1e6:.1f} us = {floor['total'] * 1e6:.1f} us ({floor['total'] * full_steps:.3f} s/epoch)")
     result = {"batch_size": batch_size, "full_steps": full_steps, "timed_steps": timed_steps,
               "epochs": args.epochs, "median": medians, "times": times, "agreement": agreement,
-              "other_load": load.fraction}
+              "other_load": load.fraction, "model_only": model_only, "floor": floor, "data_cpu": data_cpu}
     report_ratios(result)
     say()
     return result
@@ -416,6 +467,79 @@ def report_ratios(result):
         result[f"vs_{other}"] = (ratio, target)
         verdict = f"target <= {target}x: {'met' if ratio <= target else 'NOT met'}" if target else "no target"
         say(f"  tinygrad_ae / {other}: {ratio:.2f}x  ({verdict})")
+    model_only = result["model_only"]
+    rows = [("jit_vs_numpy", "compiled step / hand-written numpy (model only)",
+             model_only.get("tinygrad_ae jit"), model_only.get("numpy"), TARGET_JIT_VS_NUMPY),
+            ("eager_vs_numpy", "eager step / hand-written numpy (model only)",
+             model_only.get("tinygrad_ae"), model_only.get("numpy"), {}),
+            ("fit_vs_torch", "whole fit epoch (data included) / PyTorch", med.get("fit"), med.get("torch"),
+             TARGET_FIT_VS_TORCH)]
+    for key, label, mine, theirs, targets in rows:
+        if mine is None or not theirs or theirs <= 0 or mine <= 0:
+            continue
+        ratio, target = mine / theirs, targets.get(b)
+        result[key] = (ratio, target)
+        verdict = f"target <= {target}x: {'met' if ratio <= target else 'NOT met'}" if target else "no target"
+        say(f"  {label}: {ratio:.2f}x  ({verdict})")
+
+
+def main_thread_data_cpu(ds, steps):
+    """CPU seconds per step the calling thread spends getting its batches, with the chunks made
+    inline and made ahead on a thread: the data pipeline's cost on the training's critical path
+    (CPU time of this thread, so other processes on the machine do not inflate it)."""
+    result = {}
+    for prefetch in (False, True):
+        ds.prefetch = prefetch
+        start, done = time.thread_time(), 0
+        for _ in itertools.islice(dataset_batches(ds), steps):
+            done += 1
+        result["prefetch" if prefetch else "inline"] = (time.thread_time() - start) / done
+    ds.prefetch = False
+    return result
+
+
+# ---------------------------------------------------------------------- the floor
+
+
+def floor_per_step(batch_size, repeats):
+    """Seconds per step of the work no numpy implementation of this step can avoid.
+
+    ``matmuls``: the step's five matrix products (two forward, three backward) into
+    preallocated outputs. ``elementwise``: the minimal passes, one in-place numpy call each:
+    over the (n, 784) output the bias add, the sigmoid (one tanh), the difference to the
+    target, the sigmoid's derivative and the bias gradient's column sum; over the (n, 10)
+    code the bias add, the ReLU and its mask; over the 16,474 parameters Adam's four (m, v,
+    the step, the update). What an implementation spends beyond these is its distance to it.
+    """
+    rng = np.random.default_rng(0)
+    n = batch_size
+    x, z, y, dz = (rng.random((n, 784), dtype=np.float32) for _ in range(4))
+    hz, h, dh0, dh = (rng.random((n, 10), dtype=np.float32) for _ in range(4))
+    w1, w2 = rng.random((10, 784), dtype=np.float32), rng.random((784, 10), dtype=np.float32)
+    g1, g2 = np.empty_like(w1), np.empty_like(w2)
+    b1, b2, gb2 = rng.random(10, dtype=np.float32), rng.random(784, dtype=np.float32), np.empty(784, np.float32)
+    flat, m = rng.random(16474, dtype=np.float32), np.empty(16474, np.float32)
+
+    def matmuls():
+        np.matmul(x, w1.T, out=h)
+        np.matmul(h, w2.T, out=y)
+        np.matmul(dz.T, h, out=g2)
+        np.matmul(dz, w2, out=dh)
+        np.matmul(dh.T, x, out=g1)
+
+    def elementwise():  # from fixed inputs into outputs, so that no value drifts between calls
+        np.add(z, b2, out=y)
+        np.tanh(y, out=y)
+        np.subtract(y, x, out=dz)
+        np.multiply(dz, y, out=dz)
+        np.sum(dz, axis=0, out=gb2)
+        np.add(hz, b1, out=h)
+        np.maximum(h, 0, out=h)
+        np.multiply(dh0, h, out=dh)
+        for _ in range(4):
+            np.multiply(flat, 0.9, out=m)
+    matmul_us, elementwise_us = time_call(matmuls, repeats), time_call(elementwise, repeats)
+    return {"matmuls": matmul_us / 1e6, "elementwise": elementwise_us / 1e6, "total": (matmul_us + elementwise_us) / 1e6}
 
 
 # ---------------------------------------------------------------------- per-op overhead
@@ -468,7 +592,7 @@ def micro_benchmarks(torch, repeats):
 
 MEMORY_SCRIPT = r"""
 import json, resource
-from tinygrad_ae import MLP, Dataset, Dense, FusedAdam, Tensor, mse
+from tinygrad_ae import MLP, Dataset, Dense, FusedAdam, Tensor, jit, mse
 from tinygrad_ae._support.memory import keep_freed_memory
 
 def status(field):
@@ -486,25 +610,42 @@ report("loaded")
 model = MLP([Dense(784, 10, activation="relu", seed=0), Dense(10, 784, activation="sigmoid", seed=1)])
 opt = FusedAdam(model.parameters(), lr=1e-3)
 kept = keep_freed_memory(); kept.__enter__()  # as fit does while it trains (held: else undone at once)
+
+def train_step(xb, yb):
+    opt.zero_grad(); loss = mse(model(Tensor(xb)), Tensor(yb)); loss.backward(); opt.step()
+    return loss
+step = jit(train_step) if COMPILED else train_step
 for epoch in range(1, EPOCHS + 1):
     for (xb, yb), _ in ds.batches(autoencoder=True, noise=0.1, test_batches=False):
-        opt.zero_grad(); loss = mse(model(Tensor(xb)), Tensor(yb)); loss.backward(); opt.step()
+        step(xb, yb)
     report("epoch %d" % epoch)
 """
 
 
 def memory_benchmark(epochs=3):
+    """Peak RSS of a fresh process that loads MNIST and trains tinygrad_ae at batch 128,
+    eager and then compiled (``jit``), which must stay within 10 % of eager."""
+    results = {mode: memory_of(epochs, mode) for mode in ("eager", "compiled")}
+    ratio = results["compiled"]["peak"] / results["eager"]["peak"]
+    say(f"  peak RSS compiled / eager: {ratio:.3f}; target <= 1.10: {'met' if ratio <= 1.10 else 'NOT met'}")
+    say()
+    results["eager"]["compiled"] = results["compiled"]
+    results["eager"]["compiled_ratio"] = ratio
+    return results["eager"]
+
+
+def memory_of(epochs, mode):
     """Peak RSS of a fresh process that loads MNIST and trains tinygrad_ae at batch 128.
 
     Run before this process loads data or imports torch: on Linux a child's ru_maxrss starts
     from its parent's peak RSS (fork/exec), so a small parent keeps the figure honest.
     VmHWM (the child's own peak) is printed beside it as a cross-check.
     """
-    code = MEMORY_SCRIPT.replace("EPOCHS", str(epochs))
+    code = MEMORY_SCRIPT.replace("EPOCHS", str(epochs)).replace("COMPILED", str(mode == "compiled"))
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     stages = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     mib = lambda n: n / 2**20
-    say(f"## memory: a fresh process loads MNIST (train + test) and trains tinygrad_ae at batch 128 "
+    say(f"## memory: a fresh process loads MNIST (train + test) and trains tinygrad_ae ({mode}) at batch 128 "
         f"for {epochs} epochs")
     for s in stages:
         say(f"  {s['stage']:<8} RSS {mib(s['rss']):6.1f} MiB, peak (ru_maxrss) {mib(s['ru_maxrss']):6.1f} MiB, "
@@ -522,7 +663,6 @@ def memory_benchmark(epochs=3):
         f"({mib(DATASET_BYTES):.0f} MiB = 70,000 x 784 x 4 bytes); target <= 2x: {'met' if ratio <= 2 else 'NOT met'}")
     say(f"  RSS growth from epoch 1 to epoch {epochs}: {mib(growth):+.1f} MiB; "
         f"no growth: {'met' if no_growth else 'NOT met'}")
-    say()
     return {"stages": stages, "peak": peak, "ratio": ratio, "epoch_rss": epoch_rss,
             "growth": growth, "no_growth": no_growth}
 
@@ -549,23 +689,47 @@ def markdown(info, results, micro, memory, args) -> str:
         + (f"; other processes (and hypervisor steal) took at most {busy:.0%} of the CPU during the timed epochs"
            if busy is not None else "") + ".",
         "",
-        "| batch | hand-written numpy | PyTorch CPU | tinygrad_ae | tinygrad_ae / numpy | target | tinygrad_ae / PyTorch | target |",
-        "|---:|---:|---:|---:|---:|:---|---:|:---|",
+        "| batch | floor (matmuls + minimal passes) | hand-written numpy | PyTorch CPU | tinygrad_ae eager | "
+        "tinygrad_ae `jit` | `fit` | tinygrad_ae / numpy | target | tinygrad_ae / PyTorch | target |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|:---|---:|:---|",
     ]
     for r in results:
         med = r["median"]
         star = "*" if r["timed_steps"] < r["full_steps"] else ""
-        cells = [f"{r['batch_size']}{star}", f"{med['numpy']:.2f} s",
-                 f"{med['torch']:.2f} s" if "torch" in med else "—", f"{med['tinygrad_ae']:.2f} s"]
+        cells = [f"{r['batch_size']}{star}", f"{r['floor']['total'] * r['full_steps']:.2f} s", f"{med['numpy']:.2f} s",
+                 f"{med['torch']:.2f} s" if "torch" in med else "—", f"{med['tinygrad_ae']:.2f} s",
+                 f"{med['tinygrad_ae jit']:.2f} s", f"{med['fit']:.2f} s"]
         for other in ("numpy", "torch"):
             ratio, target = r.get(f"vs_{other}", (None, None))
             cells.append(f"**{ratio:.2f}×**" if ratio is not None else "—")
             cells.append(f"≤ {target}× {mark(ratio <= target)}" if ratio is not None and target else "—")
         lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Issue #14's targets. Model only = the epoch minus the data pipeline alone; distance to the floor = "
+        "an implementation's model-only time / the floor's.",
+        "",
+        "| batch | compiled step / numpy, model only | target | whole `fit` epoch / PyTorch | target | "
+        "eager step / numpy, model only | distance to the floor: numpy / eager / `jit` |",
+        "|---:|---:|:---|---:|:---|---:|:---|",
+    ]
+    for r in results:
+        cells = [str(r["batch_size"])]
+        for key in ("jit_vs_numpy", "fit_vs_torch", "eager_vs_numpy"):
+            ratio, target = r.get(key, (None, None))
+            cells.append(f"**{ratio:.2f}×**" if ratio is not None else "—")
+            if key != "eager_vs_numpy":
+                cells.append(f"≤ {target}× {mark(ratio <= target)}" if ratio is not None and target else "—")
+        floor_epoch = r["floor"]["total"] * r["full_steps"]
+        cells.append(" / ".join(f"{r['model_only'][i] / floor_epoch:.1f}×" if r["model_only"].get(i, 0) > 0 else "—"
+                                for i in ("numpy", "tinygrad_ae", "tinygrad_ae jit")))
+        lines.append("| " + " | ".join(cells) + " |")
     epochs = results[0]["epochs"] if results else 0
     lines += [
         "",
-        f"Seconds per epoch, median of {epochs} epochs run interleaved, data pipeline included. "
+        f"Seconds per epoch, median of {epochs} epochs run interleaved, data pipeline included (the floor: model only). "
+        "tinygrad_ae eager and `jit` run a student's own loop, the same four lines (`jit` compiles them); "
+        "`fit` is one whole `fit` epoch (compiled, BLAS limited to one thread, a 100-image test loss). "
         "Same initial weights and batches; each implementation uses its own data pipeline "
         "(numpy and tinygrad_ae: `Dataset.batches`; PyTorch: tensor indexing, `randn_like`, `clamp`)."
         + (" \\*Only the first steps of the epoch are timed and scaled to 60,000 ("
@@ -573,15 +737,15 @@ def markdown(info, results, micro, memory, args) -> str:
                        if r["timed_steps"] < r["full_steps"]) + ")." if any(
             r["timed_steps"] < r["full_steps"] for r in results) else ""),
         "",
-        "| batch | data pipeline alone: `Dataset` | PyTorch pipeline | loss agreement (mean loss, numpy / PyTorch / tinygrad_ae) |",
-        "|---:|---:|---:|:---|",
+        "| batch | data pipeline alone: `Dataset` | PyTorch pipeline | data on the training thread, share of the `jit` step: inline / made ahead (target < 15 %) | loss agreement (mean loss, numpy / PyTorch / tinygrad_ae / `jit`) |",
+        "|---:|---:|---:|:---|:---|",
     ]
     for r in results:
         med, agree = r["median"], r["agreement"]
         losses = " / ".join(f"{agree['losses'][i]:.5f}" if i in agree["losses"] else "—" for i in IMPLS)
         lines.append(f"| {r['batch_size']} | {med['pipeline: Dataset']:.2f} s | "
                      + (f"{med['pipeline: torch']:.2f} s" if "pipeline: torch" in med else "—")
-                     + f" | {losses} over {agree['steps']:,} steps, within {agree['worst']:.1e} {mark(agree['ok'])} |")
+                     + " | " + data_share(r) + f" | {losses} over {agree['steps']:,} steps, within {agree['worst']:.1e} {mark(agree['ok'])} |")
     if micro:
         lines += ["", "| per-op overhead, forward + backward | tinygrad_ae | PyTorch | target |", "|:---|---:|---:|:---|"]
         for key, row in micro.items():
@@ -597,8 +761,20 @@ def markdown(info, results, micro, memory, args) -> str:
             f"| peak RSS after one epoch (`ru_maxrss`) | {mib(memory['peak'])} = {memory['ratio']:.2f}× the float32 "
             f"dataset ({mib(DATASET_BYTES)}) | ≤ 2× {mark(memory['ratio'] <= 2)} |",
             f"| RSS after each of {len(memory['epoch_rss'])} epochs | {rss} | no growth {mark(memory['no_growth'])} |",
+            f"| compiled (`jit`): peak RSS, RSS after each epoch | {mib(memory['compiled']['peak'])} = "
+            f"{memory['compiled_ratio']:.2f}× eager's; " + ", ".join(mib(v) for v in memory["compiled"]["epoch_rss"])
+            + f" | ≤ 1.1× eager {mark(memory['compiled_ratio'] <= 1.1)}, no growth {mark(memory['compiled']['no_growth'])} |",
         ]
     return "\n".join(lines) + "\n"
+
+
+def data_share(r) -> str:
+    """The data pipeline's CPU on the training thread as a share of the compiled step."""
+    jit_epoch = r["model_only"].get("tinygrad_ae jit", 0)
+    if jit_epoch <= 0:
+        return "—"
+    inline, ahead = (r["data_cpu"][k] * r["full_steps"] / jit_epoch for k in ("inline", "prefetch"))
+    return f"{inline:.0%} / {ahead:.1%} {mark(ahead < 0.15)}"
 
 
 def command_line(args) -> str:

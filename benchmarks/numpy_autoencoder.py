@@ -18,7 +18,9 @@ It is meant to be fast, so that the comparison is honest:
   batch size and is overwritten with ``out=`` / in-place operators;
 * the four parameters, their gradients and Adam's moments are views into flat arrays, so
   Adam updates all 16,474 numbers with ten numpy calls instead of forty (numpy's per-call
-  overhead is most of the cost at batch size 1).
+  overhead is most of the cost at batch size 1);
+* Adam's moments are cleared of subnormal numbers every 16 steps, as tinygrad_ae's Adam does
+  (``optim.flush_subnormals``), so that neither is slowed by that trap.
 
 Example:
     >>> import numpy as np
@@ -183,3 +185,6 @@ class NumpyAutoencoder:
         np.divide(m, s, out=s)
         s *= step_size
         self.flat_params -= s
+        if self.t % 16 == 0:  # as tinygrad_ae's Adam: subnormal moments slow every pass several-fold
+            for moment in (m, v):
+                np.putmask(moment, np.abs(moment) < np.finfo(DTYPE).tiny, 0)

@@ -568,3 +568,25 @@ def test_large_batch_and_chunk_boundaries():
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+@real_data
+@pytest.mark.parametrize("test_batches", [True, False])
+def test_prefetching_on_a_thread_gives_the_very_same_batches(small, test_batches):
+    def epoch(prefetch):
+        ds = Dataset(train_size=small.train_size, test_size=small.test_size, batch_size=7, seed=3)
+        ds.prefetch = prefetch
+        return list(ds.batches(autoencoder=True, noise=0.2, test_batches=test_batches))
+    ahead, inline = epoch(True), epoch(False)
+    assert len(ahead) == len(inline)
+    for (train_a, test_a), (train_b, test_b) in zip(ahead, inline):
+        for a, b in zip(train_a + (test_a or ()), train_b + (test_b or ())):
+            np.testing.assert_array_equal(a, b)
+
+
+@real_data
+def test_leaving_an_epoch_early_stops_its_background_thread(small):
+    batches = small.batches(noise=0.1)
+    next(batches)
+    batches.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("tinygrad_ae-batches")]

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import strategies as S
-from tinygrad_ae import MLP, SGD, Adam, Dense, FusedAdam, Tensor, bce, cross_entropy, gradcheck, mse
+from tinygrad_ae import MLP, SGD, Adam, Dense, Function, FusedAdam, Tensor, bce, cross_entropy, gradcheck, mse
 from tinygrad_ae.layers import get_activation
 from tinygrad_ae.losses import get_loss
 
@@ -256,18 +256,29 @@ def test_fit_saves_a_checkpoint_each_epoch(tmp_path):
     np.testing.assert_array_equal(restored.layers[0].W.data, model.layers[0].W.data)
 
 
-def test_ctrl_c_stops_after_the_current_step_and_leaves_the_model_usable():
+@pytest.mark.parametrize("jit", [True, False])
+def test_ctrl_c_stops_after_the_current_step_and_leaves_the_model_usable(jit):
     x = synthetic_images(256)
     model = seed_autoencoder()
     steps = []
 
-    def interrupt_on_third_step(prediction, target):
-        steps.append(1)
-        if len(steps) == 3:
-            os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, delivered mid-step
-        return mse(prediction, target)
+    class InterruptOnThirdStep(Function):
+        """The identity, which sends a real Ctrl-C from inside the third step's forward pass
+        (an op, so that a compiled step replays it too)."""
 
-    history = model.fit(x, x, epochs=3, batch_size=16, loss=interrupt_on_third_step, verbose=False)
+        def forward(self, a):
+            steps.append(1)
+            if len(steps) == 3:
+                os.kill(os.getpid(), signal.SIGINT)
+            return a
+
+        def backward(self, grad):
+            return (grad,)
+
+    def interrupt_on_third_step(prediction, target):
+        return mse(InterruptOnThirdStep.apply(prediction), target)
+
+    history = model.fit(x, x, epochs=3, batch_size=16, loss=interrupt_on_third_step, verbose=False, jit=jit)
     assert history.interrupted and history.epochs == 0 and len(steps) == 3
     assert np.isfinite(model.predict(x[:2])).all()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored

@@ -18,6 +18,7 @@ The modules, in reading order (each opens with a paragraph saying what it is):
 ``losses``      ``mse``, ``bce``, ``cross_entropy``
 ``optim``       ``SGD`` and ``Adam``
 ``training``    ``train_step`` (the four lines) and ``fit`` (the loop around them)
+``jit``         a training step traced once, then replayed on numpy arrays (faster)
 ``dataset``     the real MNIST in noisy mini-batches
 ``metrics``     how good a denoiser is: MSE, PSNR, PCA as the linear baseline
 ``viz``         pictures: the compute graph and the network
@@ -43,6 +44,7 @@ from .nn import MLP
 from .losses import bce, cross_entropy, mse
 from .optim import SGD, Adam, FusedAdam
 from .training import History, fit, train_step
+from .jit import JitError, jit
 from .dataset import Dataset
 from .viz import GraphvizNotFoundError, draw_architecture, draw_graph, render
 from .explain import BackwardTrace, explain_backward
@@ -70,6 +72,8 @@ __all__ = [
     "train_step",
     "fit",
     "History",
+    "jit",
+    "JitError",
     "Dataset",
     "draw_graph",
     "draw_architecture",

@@ -22,10 +22,12 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import numpy as np
 
 _grad_enabled = True
+_recorder = None  # set by jit.py while it traces a step: it is told of each op and backward()
 
 
 def is_grad_enabled() -> bool:
@@ -65,6 +67,32 @@ class no_grad(contextlib.ContextDecorator):
         global _grad_enabled
         _grad_enabled = self._previous.pop()
         return False
+
+
+def seen_by_jit(method):
+    """Decorator for a method that changes state outside the ops (``zero_grad``, an optimizer's
+    ``step``): while ``jit.py`` traces a step it records the call, and its replays make it again.
+
+    Example:
+        >>> class Counter:
+        ...     calls = 0
+        ...     @seen_by_jit
+        ...     def tick(self):
+        ...         self.calls += 1
+        >>> c = Counter(); c.tick(); c.calls
+        1
+    """
+    @functools.wraps(method)
+    def recorded_method(self, *args, **kwargs):
+        recorder = _recorder
+        if recorder is None:
+            return method(self, *args, **kwargs)
+        recorder.call(self, method.__name__, args, kwargs)
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            recorder.call_done()
+    return recorded_method
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -159,6 +187,8 @@ class Function:
                 out.requires_grad = True
                 out._op = op
                 op.options = options  # so explain_backward(check=True) can replay the forward pass
+        if _recorder is not None:
+            _recorder.op(op, inputs, options, out)
         return out
 
     def forward(self, *arrays, **options):  # pragma: no cover - every op overrides it
@@ -249,6 +279,8 @@ def backward(root, grad=None, retain_graph: bool = False, on_step=None) -> None:
         if grad.shape != root.shape:
             raise ValueError(f"backward(grad=...) got grad of shape {grad.shape} for a tensor of shape {root.shape}")
 
+    if _recorder is not None:
+        _recorder.backward(root, grad)
     grads = {id(root): grad}  # by id(tensor), as in topological_order; `order` keeps them alive
     order = topological_order(root)
     for node in reversed(order):

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -98,6 +99,24 @@ def add_noise(images, noise, rng=None):
     return np.clip(noisy, np.float32(0), np.float32(1), out=noisy)
 
 
+def _ahead(items):
+    """The items of an iterator, each made on a background thread while the previous one is used.
+
+    Making a chunk of noisy batches (gathering the rows, drawing the noise) is numpy work
+    that releases the GIL, so on a machine with two cores it runs beside a training step that
+    uses the other (``fit`` limits BLAS to one thread). The items come in the same order, from
+    the same random streams, as without the thread.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tinygrad_ae-batches") as worker:
+        upcoming = worker.submit(next, items, None)
+        try:
+            while (item := upcoming.result()) is not None:
+                upcoming = worker.submit(next, items, None)
+                yield item
+        finally:
+            upcoming.cancel()
+
+
 class Dataset:
     """The real MNIST (or ``name="fashion-mnist"``): verified, cached, shuffled, batched.
 
@@ -116,6 +135,10 @@ class Dataset:
         >>> len(ds)  # steps per epoch: 31 full batches and one of 8
         32
     """
+
+    # Make the next chunk of batches on a background thread while this one is trained on
+    # (see _ahead); False makes each chunk on the calling thread when it is needed.
+    prefetch = True
 
     def __init__(self, name="mnist", train_size=60000, test_size=10000, batch_size=32,
                  seed=None, data_dir=None):
@@ -210,19 +233,25 @@ class Dataset:
         train_order = rng.permutation(self.train_size)
         test_order = test_rng.permutation(self.test_size)
         chunk = size * max(1, CHUNK_ROWS // size)  # whole batches per chunk
-        test_at = 0
-        for start in range(0, self.train_size, chunk):
-            rows = train_order[start:start + chunk]
-            x_train, y_train = self._prepare(self._x_train, self._y_train, rows, autoencoder, noise, rng)
-            if test_batches:
-                # Test rows cycle (wrap around) so that every batch gets a full test batch.
-                test_count = -(-len(rows) // size) * size
-                test_rows = test_order[(test_at + np.arange(test_count)) % self.test_size]
-                test_at = (test_at + test_count) % self.test_size
-                x_test, y_test = self._prepare(self._x_test, self._y_test, test_rows, autoencoder, noise, test_rng)
-            for b in range(0, len(rows), size):  # slices are views: no copy per step
-                test = (x_test[b:b + size], y_test[b:b + size]) if test_batches else None
-                yield (x_train[b:b + size], y_train[b:b + size]), test
+
+        def chunks():
+            test_at = 0
+            for start in range(0, self.train_size, chunk):
+                rows = train_order[start:start + chunk]
+                train = self._prepare(self._x_train, self._y_train, rows, autoencoder, noise, rng)
+                test = None
+                if test_batches:
+                    # Test rows cycle (wrap around) so that every batch gets a full test batch.
+                    test_count = -(-len(rows) // size) * size
+                    test_rows = test_order[(test_at + np.arange(test_count)) % self.test_size]
+                    test_at = (test_at + test_count) % self.test_size
+                    test = self._prepare(self._x_test, self._y_test, test_rows, autoencoder, noise, test_rng)
+                yield train, test
+
+        for (x_train, y_train), test in _ahead(chunks()) if self.prefetch else chunks():
+            for b in range(0, len(x_train), size):  # slices are views: no copy per step
+                yield (x_train[b:b + size], y_train[b:b + size]), \
+                    (test[0][b:b + size], test[1][b:b + size]) if test else None
 
     @staticmethod
     def _prepare(images, labels, rows, autoencoder, noise, rng):

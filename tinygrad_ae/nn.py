@@ -22,6 +22,7 @@ from ._support.notebook import html_table
 from ._support.serialization import load_model, save_model
 from ._support.signatures import method_calling
 from .autograd import no_grad
+from .jit import parameters_replaced
 from .layers import Dense, get_activation
 from .losses import get_loss
 from .tensor import Tensor
@@ -318,5 +319,6 @@ class MLP:
                 mine.data[...] = loaded.data
         else:
             self.layers = candidate.layers
+            parameters_replaced()  # compiled steps hold the old tensors: they must trace again
         self.metadata = metadata
         return self

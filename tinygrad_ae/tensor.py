@@ -271,6 +271,7 @@ class Tensor:
         """
         return Tensor(self.data, dtype=self.dtype, name=self.name)
 
+    @autograd.seen_by_jit
     def zero_grad(self) -> None:
         """Reset the accumulated gradient to zero, in place (its buffer is reused).
 
@@ -517,8 +518,11 @@ class Tensor:
         return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
 
     def _shift_by_max(self, axis):
-        # The max is a constant here: softmax is shift-invariant, so its gradient is zero.
-        return autograd.Add.apply(self, self._constant(-np.max(self.data, axis=axis, keepdims=True), "-max"))
+        # The max is a constant here (detached): softmax is shift-invariant, so its gradient is
+        # zero. Computed with ops all the same, so that a compiled step (jit.py) recomputes it.
+        shift = -autograd.Max.apply(self.detach(), axis=axis, keepdims=True)
+        shift.name = "-max"
+        return autograd.Add.apply(self, shift)
 
     # ------------------------------------------------------------------ reductions
 

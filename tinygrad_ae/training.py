@@ -8,7 +8,8 @@ One step is the four lines every framework shares (read :func:`train_step`)::
     optimizer.step()
 
 ``fit`` wraps the plumbing around it: shuffled batches, a progress bar, the test loss after
-each epoch, checkpoints, and stopping cleanly on Ctrl-C. Read next: ``dataset.py``.
+each epoch, checkpoints, and stopping cleanly on Ctrl-C. Read next: ``jit.py`` (how ``fit``
+compiles its step), then ``dataset.py``.
 
 Example:
     >>> import numpy as np
@@ -39,6 +40,7 @@ from ._support.memory import keep_freed_memory
 from ._support.notebook import html_table, in_notebook, progress_bar
 from ._support.threads import limit_blas_threads
 from .dataset import Dataset, add_noise, one_hot
+from .jit import jit as compiled
 from .losses import get_loss
 from .optim import FusedAdam
 from .tensor import Tensor
@@ -158,7 +160,7 @@ def train_step(model, optimizer, x, y, loss="mse") -> Tensor:
 def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, batch_size: int | None = None,
         autoencoder: bool = False, noise: float = 0.0, validation_data=None, verbose=None,
         checkpoint=None, seed=None, lr_schedule=None, on_nonfinite: str = "stop",
-        blas_threads: int | None = 1) -> History:
+        blas_threads: int | None = 1, jit: bool = True) -> History:
     """Train ``model`` for ``epochs`` passes over the data and return the :class:`History`.
 
     Args:
@@ -192,8 +194,12 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
             raise FloatingPointError.
         blas_threads: threads numpy's BLAS may use while training (one is fastest for small
             networks, see ``_support/threads.py``); None leaves numpy's setting alone.
+        jit: replay a compiled :func:`train_step` (``jit.py``; the same numbers, faster);
+            False runs every step eagerly.
 
-    Every step is :func:`train_step`. Around it, and only while it runs, ``fit`` keeps freed
+    Every step is :func:`train_step`, compiled by :func:`~tinygrad_ae.jit` unless ``jit=False``
+    (a step that does not compile, e.g. a loss whose ops depend on the data, warns and runs
+    eagerly). Around it, and only while it runs, ``fit`` keeps freed
     memory for reuse (``_support/memory.py``) and limits BLAS threads; both are undone when
     it returns. Ctrl-C stops after the current step: the model stays usable and
     ``history.interrupted`` is True. Arguments are checked before training starts.
@@ -219,6 +225,10 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
     if on_nonfinite == "skip":
         history["skipped_steps"] = []
     guarded, saver = FiniteUpdatesOnly(optimizer, model.parameters()), Checkpoint(checkpoint)
+
+    def step(xb, yb):
+        return train_step(model, guarded, xb, yb, loss)
+    step = compiled(step, fallback=True) if jit else step
     with _StopOnCtrlC() as stop, limit_blas_threads(blas_threads), keep_freed_memory():
         for epoch in range(1, epochs + 1):
             if rates is not None:
@@ -226,9 +236,9 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
             started, tally, weights = time.perf_counter(), EpochLoss(epoch, steps, on_nonfinite), copy_weights(model)
             bar = progress_bar(epoch_batches(), total=steps, desc=f"epoch {epoch}/{epochs}", disable=not show_bar,
                                leave=False, unit="step", mininterval=0.5)
-            for step, (xb, yb) in enumerate(bar, 1):
-                batch_loss = train_step(model, guarded, xb, yb, loss).item()
-                if not tally.add(step, batch_loss, len(xb), guarded.refused) or stop.requested:
+            for number, (xb, yb) in enumerate(bar, 1):
+                batch_loss = step(xb, yb).item()
+                if not tally.add(number, batch_loss, len(xb), guarded.refused) or stop.requested:
                     break
             bar.close()
             history.stopped_reason = stop_reason(stop, tally, model, weights)

@@ -22,6 +22,8 @@ import warnings
 
 import numpy as np
 
+from ..autograd import seen_by_jit
+
 
 NONFINITE_ADVICE = ("No update with a NaN or inf gradient was applied, so the weights are the last "
                     "finite ones. Try a lower learning rate, check the data for NaN/inf "
@@ -44,9 +46,12 @@ class FiniteUpdatesOnly:
     def __init__(self, optimizer, params):
         self.optimizer, self.params, self.refused = optimizer, list(params), False
 
+    # seen_by_jit: a compiled step replays these calls whole, so the check runs at every step
+    @seen_by_jit
     def zero_grad(self):
         self.optimizer.zero_grad()
 
+    @seen_by_jit
     def step(self):
         self.refused = not all(p.grad is None or np.isfinite(p.grad).all() for p in self.params)
         if not self.refused:

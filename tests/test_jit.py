@@ -1,0 +1,247 @@
+"""jit: a replayed step gives the eager step's numbers bit for bit, or says why it cannot."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinygrad_ae import MLP, SGD, Adam, Dense, Function, FusedAdam, JitError, Tensor, jit, mse
+from tinygrad_ae.jit import CompiledStep
+
+OPTIMIZERS = {"SGD": lambda ps: SGD(ps, lr=0.05, momentum=0.9), "Adam": lambda ps: Adam(ps, lr=1e-2),
+              "FusedAdam": lambda ps: FusedAdam(ps, lr=1e-2)}
+
+# Unary ops a random program may use (abs is left out: it multiplies by a sign taken from the
+# data outside the ops, which does not compile, see test_value_dependent_constants_are_caught).
+UNARY = [lambda t: t.exp(), lambda t: t.tanh(), lambda t: t.sigmoid(), lambda t: t.relu(),
+         lambda t: t ** 2, lambda t: -t, lambda t: t * 0.5, lambda t: t.clip(-1, 1),
+         lambda t: t.softmax(axis=-1), lambda t: t.sum(axis=-1, keepdims=True), lambda t: t.max(axis=0),
+         lambda t: t.mean(), 
+         lambda t: (t.reshape(-1, 1) @ t.reshape(1, -1)).sum(axis=0).reshape(t.shape)]  # a matmul, same shape
+BINARY = [lambda a, b: a + b, lambda a, b: a - b, lambda a, b: a * b, lambda a, b: a.maximum(b)]
+
+
+def run_steps(make_step, calls):
+    """Losses and final parameters after calling the step on each (x, y) in ``calls``."""
+    step, params = make_step()
+    losses = [np.array(step(x, y).data) for x, y in calls]
+    return losses, [p.data.copy() for p in params]
+
+
+def assert_same_run(eager, compiled):
+    for a, b in zip(eager[0] + eager[1], compiled[0] + compiled[1]):
+        np.testing.assert_array_equal(a, b)  # bit for bit (NaN equal to NaN)
+
+
+@st.composite
+def programs(draw):
+    """A random composition of ops on an input x (3, 4) and parameters of broadcasting shapes;
+    values are reused (diamonds) and every one of them goes into the loss."""
+    steps = []
+    for i in range(draw(st.integers(1, 8))):
+        available = 4 + i  # x, W, b, c, then each earlier result
+        if draw(st.booleans()):
+            steps.append(("unary", draw(st.integers(0, len(UNARY) - 1)), draw(st.integers(0, available - 1))))
+        else:
+            steps.append(("binary", draw(st.integers(0, len(BINARY) - 1)),
+                          draw(st.integers(0, available - 1)), draw(st.integers(0, available - 1))))
+    return steps, draw(st.sampled_from(sorted(OPTIMIZERS))), draw(st.integers(0, 2**16))
+
+
+def program_step(steps, optimizer, seed):
+    rng = np.random.default_rng(seed)
+    params = [Tensor(rng.uniform(-1, 1, shape).astype(np.float32), requires_grad=True)
+              for shape in [(3, 4), (4,), (3, 1)]]
+    opt = OPTIMIZERS[optimizer](params)
+
+    def step(x, y):
+        opt.zero_grad()
+        values = [Tensor(x)] + params
+        for kind, op, *inputs in steps:
+            args = [values[i] for i in inputs]
+            values.append(UNARY[op](*args) if kind == "unary" else BINARY[op](*args))
+        loss = sum(v.sum() for v in values[1:]) + mse(values[-1].sum() * Tensor(y), Tensor(y))
+        loss.backward()
+        opt.step()
+        return loss
+    return step, params
+
+
+@settings(max_examples=60, deadline=None)
+@given(programs())
+def test_replay_equals_eager_on_random_programs(program):
+    steps, optimizer, seed = program
+    rng = np.random.default_rng(seed)
+    calls = [(rng.normal(size=(3, 4)).astype(np.float32), rng.normal(size=(1,)).astype(np.float32))
+             for _ in range(5)]
+    with np.errstate(all="ignore"):  # exp of exp may overflow: inf and NaN must match too
+        eager = run_steps(lambda: program_step(steps, optimizer, seed), calls)
+        compiled = run_steps(lambda: (lambda s, p: (jit(s), p))(*program_step(steps, optimizer, seed)), calls)
+    assert_same_run(eager, compiled)
+
+
+def model_step(model, optimizer):
+    opt = OPTIMIZERS[optimizer](model.parameters())
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = mse(model(Tensor(x)), Tensor(y))
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+@pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("name", ["mnist_denoising_autoencoder", "mnist_denoising_autoencoder_deep"])
+def test_replay_equals_eager_on_the_shipped_models(name, optimizer):
+    rng = np.random.default_rng(0)
+    # full batches, then a smaller last batch (its own plan), then full ones again
+    calls = [rng.random((n, 784), dtype=np.float32) for n in [16, 16, 16, 16, 5, 5, 5, 16]]
+    calls = [(x, x) for x in calls]
+
+    def make(compiled):
+        model = MLP().load(name)
+        step = model_step(model, optimizer)
+        return (jit(step) if compiled else step), model.parameters()
+    eager, replayed = run_steps(lambda: make(False), calls), run_steps(lambda: make(True), calls)
+    assert_same_run(eager, replayed)
+
+
+def test_each_input_shape_gets_its_own_plan_and_replays_build_no_graph():
+    model = MLP([Dense(4, 3, seed=0), Dense(3, 4, activation="sigmoid", seed=1)])
+    step = CompiledStep(model_step(model, "FusedAdam"))
+    for n in [8, 8, 8, 3, 3, 3]:
+        x = np.ones((n, 4), np.float32)
+        loss = step(x, x)
+    assert step.plans == 2
+    assert loss._op is None and not loss.requires_grad  # a replay returns a plain tensor
+
+
+def test_the_same_array_as_input_and_target_gets_its_own_plan():
+    def make(compiled):
+        model = MLP([Dense(4, 3, seed=0), Dense(3, 4, activation="sigmoid", seed=1)])
+        step = model_step(model, "Adam")
+        return (jit(step) if compiled else step), model.parameters()
+    rng = np.random.default_rng(0)
+    xs = [rng.random((2, 4), dtype=np.float32) for _ in range(4)]
+    calls = [(xs[0], xs[0])] * 3 + [(xs[1], xs[2]), (xs[1], xs[2]), (xs[2], xs[3]), (xs[3], xs[3])]
+    assert_same_run(run_steps(lambda: make(False), calls), run_steps(lambda: make(True), calls))
+
+
+def test_a_new_student_op_compiles_without_extra_work():
+    class Cube(Function):
+        rule = "d/da = 3 a^2"
+
+        def forward(self, a):
+            self.saved = a
+            return a ** 3
+
+        def backward(self, grad):
+            return (3 * self.saved ** 2 * grad,)
+
+    def make(compiled):
+        w = Tensor([0.5, -0.2], requires_grad=True)
+        opt = SGD([w], lr=0.1)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = (Cube.apply(w * Tensor(x)) - Tensor(y)).sum()
+            loss.backward()
+            opt.step()
+            return loss
+        return (jit(step) if compiled else step), [w]
+    calls = [(np.array([1.0, 2.0], np.float32) * i, np.zeros(2, np.float32)) for i in range(5)]
+    assert_same_run(run_steps(lambda: make(False), calls), run_steps(lambda: make(True), calls))
+
+
+def test_value_dependent_control_flow_is_caught_on_the_second_trace():
+    w = Tensor([1.0], requires_grad=True)
+
+    def step(x):
+        t = Tensor(x) * w
+        return t.exp() if x[0] > 0 else t.tanh()  # the path depends on the data
+    compiled = jit(step)
+    compiled(np.array([1.0], np.float32))
+    with pytest.raises(JitError, match="different work on its second call"):
+        compiled(np.array([-1.0], np.float32))
+
+
+def test_value_dependent_constants_are_caught():
+    w = Tensor([1.0, -2.0], requires_grad=True)
+    compiled = jit(lambda x: (Tensor(x) * w).abs().sum())  # abs takes its sign from the data
+    compiled(np.array([1.0, 1.0], np.float32))
+    with pytest.raises(JitError, match=r"op 1 \(Mul\) got other inputs, constants"):
+        compiled(np.array([-1.0, 1.0], np.float32))
+
+
+def test_fit_falls_back_to_eager_with_a_warning_when_the_step_does_not_compile():
+    x = np.random.default_rng(0).random((64, 4), dtype=np.float32)
+    model = MLP([Dense(4, 2, seed=0), Dense(2, 4, activation="sigmoid", seed=1)])
+    with pytest.warns(UserWarning, match="eagerly from now on"):
+        history = model.fit(x, x, epochs=1, batch_size=8, verbose=False, seed=0,
+                            loss=lambda p, t: (p - t).abs().mean())
+    assert history.epochs == 1
+
+
+def test_parameter_updates_outside_an_optimizer_are_refused():
+    w = Tensor([1.0], requires_grad=True)
+
+    def step(x):
+        loss = (Tensor(x) * w).sum()
+        loss.backward()
+        w.data -= 0.1 * w.grad  # a replay would not do this
+        return loss
+    with pytest.raises(JitError, match="outside an optimizer"):
+        jit(step)(np.ones(1, np.float32))
+
+
+def test_a_step_must_return_tensors():
+    with pytest.raises(JitError, match="returned float"):
+        jit(lambda x: (Tensor(x) * 2).sum().item())(np.ones(2, np.float32))
+
+
+def test_loading_other_layers_makes_plans_trace_again(tmp_path):
+    model = MLP([Dense(4, 3, seed=0), Dense(3, 4, activation="sigmoid", seed=1)])
+    step = jit(lambda x: mse(model(Tensor(x)), Tensor(x)))
+    x = np.random.default_rng(0).random((2, 4), dtype=np.float32)
+    for _ in range(3):
+        step(x)
+    other = MLP([Dense(4, 2, seed=5), Dense(2, 4, activation="sigmoid", seed=6)])
+    model.load(other.save(tmp_path / "other"))
+    loss = step(x)
+    assert step.plans == 0  # the old plan used the old layers' tensors: this call traced again
+    np.testing.assert_array_equal(loss.data, mse(other(Tensor(x)), Tensor(x)).data)
+
+
+def test_fit_with_and_without_jit_gives_the_same_history_and_weights():
+    x = np.random.default_rng(1).random((100, 6), dtype=np.float32)
+    runs = []
+    for use_jit in (True, False):
+        model = MLP([Dense(6, 3, seed=0), Dense(3, 6, activation="sigmoid", seed=1)])
+        history = model.fit(x, x, epochs=3, batch_size=16, verbose=False, seed=0, jit=use_jit)
+        runs.append((history["train_loss"], [p.data.copy() for p in model.parameters()]))
+    assert runs[0][0] == runs[1][0]
+    for a, b in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("on_nonfinite", ["stop", "skip"])
+def test_fit_compiled_refuses_a_nan_step_as_eager_does(on_nonfinite):
+    x = np.random.default_rng(2).random((96, 6), dtype=np.float32)
+    x[70, 1] = np.nan
+    # a shuffle seed that puts the bad row after fit's first two (traced) batches: a replay meets it
+    seed = next(s for s in range(100) if np.argmax(np.random.default_rng(s).permutation(96) == 70) >= 32)
+    runs = []
+    for use_jit in (True, False):
+        model = MLP([Dense(6, 3, seed=0), Dense(3, 6, activation="sigmoid", seed=1)])
+        with pytest.warns(RuntimeWarning) if on_nonfinite == "stop" else warnings.catch_warnings():
+            history = model.fit(x, x, epochs=2, batch_size=16, verbose=False, seed=seed, jit=use_jit,
+                                on_nonfinite=on_nonfinite)
+        runs.append((history.stopped_reason, history["train_loss"], [p.data.copy() for p in model.parameters()]))
+    assert runs[0][:2] == runs[1][:2]
+    for a, b in zip(runs[0][2], runs[1][2]):
+        assert np.isfinite(a).all()
+        np.testing.assert_array_equal(a, b)
