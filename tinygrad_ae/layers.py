@@ -96,10 +96,19 @@ class Dense:
         seed: an int or ``numpy.random.Generator``, for reproducible initial weights.
         bias_init: the initial value of every bias (0 by default; a small positive value
             keeps ReLU units alive at the start of training).
+        init: how the weights start, by name (a key of ``Dense.INITS``); None (the default)
+            picks ``"he"`` for ReLU and ``"glorot"`` otherwise.
 
-    Weights start at He-normal scale (std sqrt(2 / in)) for ReLU, whose outputs are half
-    zeros, and Glorot-uniform (limit sqrt(6 / (in + out))) otherwise: both keep the signal's
-    variance roughly constant from layer to layer.
+    ==========================  ==========================================================
+    ``init``                    weights drawn from
+    ==========================  ==========================================================
+    ``"he"``, ``"kaiming"``     normal, std sqrt(2 / in): for ReLU, whose outputs are half zeros
+    ``"xavier"``, ``"glorot"``  uniform in +-sqrt(6 / (in + out)): for tanh, sigmoid, linear
+    ``"normal"``                normal, std 1 / sqrt(in) (LeCun)
+    ``"uniform"``               uniform in +-1 / sqrt(in), PyTorch's ``nn.Linear`` default
+    ==========================  ==========================================================
+
+    Each keeps the signal's variance roughly constant from layer to layer.
 
     Example:
         >>> layer = Dense(784, 10)
@@ -107,18 +116,33 @@ class Dense:
         ((10, 784), (10,), 'ReLU')
     """
 
-    def __init__(self, in_features: int, out_features: int, activation="relu", seed=None, bias_init: float = 0.0):
+    # name -> the weights' scale: ("normal", std) or ("uniform", limit), from (in, out)
+    INITS = {
+        "he": lambda n_in, n_out: ("normal", np.sqrt(2.0 / n_in)),
+        "glorot": lambda n_in, n_out: ("uniform", np.sqrt(6.0 / (n_in + n_out))),
+        "normal": lambda n_in, n_out: ("normal", np.sqrt(1.0 / n_in)),
+        "uniform": lambda n_in, n_out: ("uniform", np.sqrt(1.0 / n_in)),
+    }
+    INIT_ALIASES = {"kaiming": "he", "xavier": "glorot"}
+
+    def __init__(self, in_features: int, out_features: int, activation="relu", seed=None, bias_init: float = 0.0,
+                 init: str | None = None):
         for label, value in (("in_features", in_features), ("out_features", out_features)):
             if whole_number(value) is None or value < 1:
                 raise ValueError(f"Dense needs a positive whole number for {label}, got {value!r}")
         self.in_features, self.out_features = whole_number(in_features), whole_number(out_features)
         self.activation = get_activation(activation)
+        if init is None:
+            init = "he" if self.activation.key == "relu" else "glorot"
+        key = self.INIT_ALIASES.get(str(init).lower(), str(init).lower())
+        if key not in self.INITS:
+            raise ValueError(f"unknown init {init!r}; choose one of {sorted(set(self.INITS) | set(self.INIT_ALIASES))}")
+        self.init = key
         rng = np.random.default_rng(seed)
-        if self.activation.key == "relu":
-            weights = rng.standard_normal((self.out_features, self.in_features)) * np.sqrt(2.0 / self.in_features)
-        else:
-            limit = np.sqrt(6.0 / (self.in_features + self.out_features))
-            weights = rng.uniform(-limit, limit, (self.out_features, self.in_features))
+        shape = (self.out_features, self.in_features)
+        kind, scale = self.INITS[key](self.in_features, self.out_features)
+        # the same draws as before init existed (standard normal times std), so seeds replay
+        weights = rng.standard_normal(shape) * scale if kind == "normal" else rng.uniform(-scale, scale, shape)
         self.W = Tensor(weights.astype(np.float32), requires_grad=True, name="W")
         self.b = Tensor(np.full(self.out_features, bias_init, dtype=np.float32), requires_grad=True, name="b")
 
