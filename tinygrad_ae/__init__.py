@@ -37,7 +37,7 @@ Example:
 from .tensor import Tensor, concatenate, einsum, hstack, outer, stack, vstack, where
 from .autograd import Function, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck
-from .layers import Activation, Dense
+from .layers import Activation, BatchNorm, Dense, Dropout, LayerNorm
 from .nn import MLP
 from .losses import bce, cross_entropy, huber, kl_divergence, l1, mse, nll, smooth_l1
 from .optim import SGD, Adam, AdamW, FusedAdam, RMSprop, clip_grad_norm, cosine_annealing, step_decay
@@ -63,6 +63,9 @@ __all__ = [
     "GradcheckError",
     "Dense",
     "Activation",
+    "Dropout",
+    "BatchNorm",
+    "LayerNorm",
     "MLP",
     "mse",
     "bce",

@@ -155,7 +155,8 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
         blas_threads: threads numpy's BLAS may use while training (one is fastest for small
             networks, see ``_support/threads.py``); None leaves numpy's setting alone.
 
-    Every step is :func:`train_step`. Around it, and only while it runs, ``fit`` keeps freed
+    ``fit`` trains in training mode (``model.train()``) and gives the model back in the mode
+    it found. Every step is :func:`train_step`. Around it, and only while it runs, ``fit`` keeps freed
     memory for reuse (``_support/memory.py``) and limits BLAS threads; both are undone when
     it returns. Ctrl-C stops after the current step: the model stays usable and
     ``history.interrupted`` is True. Example in the module docstring.
@@ -168,6 +169,9 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
     show_bar = sys.stderr.isatty() if verbose is None else bool(verbose)
     show_lines = verbose is not False
     history = History(train_loss=[], test_loss=[], seconds=[], lr=[])
+    was_training = getattr(model, "training", True)
+    if hasattr(model, "train"):  # Dropout drops and BatchNorm learns its statistics (evaluate switches to eval)
+        model.train()
     with _StopOnCtrlC() as stop, limit_blas_threads(blas_threads), keep_freed_memory():
         for epoch in range(1, epochs + 1):
             if lr_schedule is not None:
@@ -192,6 +196,8 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
                 model.save(checkpoint, metadata={"epoch": epoch, "history": dict(history)})
             if show_lines:
                 _print_epoch(history, epoch, epochs, optimizer.lr)
+    if hasattr(model, "train"):
+        model.train(was_training)
     if history.interrupted and show_lines:
         tqdm.write(f"stopped by Ctrl-C after {history.epochs} complete epochs; the model keeps its last step")
     return history
