@@ -107,7 +107,7 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
     log_p = logits.log_softmax(axis=-1)
     labels = target.data if isinstance(target, Tensor) else np.asarray(target)
     if labels.ndim == logits.ndim - 1:  # class indices
-        return _nll("cross_entropy", log_p, labels, reduction)
+        return _nll("cross_entropy", log_p, labels, reduction, what="logits")
     target = _as_tensor(target, logits)
     _check_shapes("cross_entropy", logits, target)
     return _reduce("cross_entropy", -(target * log_p).sum(axis=-1), reduction)
@@ -126,17 +126,17 @@ def nll(log_probs, target, reduction: str = "mean") -> Tensor:
     """
     log_probs = _as_tensor(log_probs)
     labels = target.data if isinstance(target, Tensor) else np.asarray(target)
-    return _nll("nll", log_probs, labels, reduction)
+    return _nll("nll", log_probs, labels, reduction, what="log-probabilities")
 
 
-def _nll(name, log_p, labels, reduction):
+def _nll(name, log_p, labels, reduction, what):
     if labels.shape != log_p.shape[:-1]:
-        raise ValueError(f"{name}: labels of shape {labels.shape} for scores of shape "
+        raise ValueError(f"{name}: labels of shape {labels.shape} for {what} of shape "
                          f"{log_p.shape}; expected labels of shape {log_p.shape[:-1]}")
     if labels.dtype.kind not in "iu":
         if not np.array_equal(labels, np.round(labels)):
             raise ValueError(f"{name}: class labels must be whole numbers, got "
-                             f"{labels.ravel()[:5]}; for soft targets give rows shaped like the scores")
+                             f"{labels.ravel()[:5]}; for soft targets give rows shaped like the {what}")
         labels = labels.astype(np.intp)
     if labels.size and (labels.min() < 0 or labels.max() >= log_p.shape[-1]):
         raise ValueError(f"{name}: labels must be in 0..{log_p.shape[-1] - 1}, got {labels.min()}..{labels.max()}")

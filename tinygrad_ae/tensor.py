@@ -828,7 +828,7 @@ class Tensor:
                    [1., 2.],
                    [1., 2.]], dtype=float32)
         """
-        shape = shape_arg(shape)
+        shape = _shape_arg(shape)
         try:
             fits = np.broadcast_shapes(self.shape, shape) == shape
         except ValueError:
@@ -839,7 +839,7 @@ class Tensor:
 
     def expand(self, *shape):
         """PyTorch's ``broadcast_to``, where -1 keeps an axis's size. ``Tensor.zeros(3, 1).expand(-1, 4).shape == (3, 4)``."""
-        shape = shape_arg(shape)
+        shape = _shape_arg(shape)
         lead = len(shape) - self.ndim
         return self.broadcast_to(tuple(self.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(shape)))
 
@@ -862,7 +862,7 @@ class Tensor:
             >>> Tensor([1.0, 2.0]).tile(2).data
             array([1., 2., 1., 2.], dtype=float32)
         """
-        reps = shape_arg(reps)
+        reps = _shape_arg(reps)
         ndim = max(len(reps), self.ndim)
         reps, shape = (1,) * (ndim - len(reps)) + reps, (1,) * (ndim - self.ndim) + self.shape
         # each axis n becomes (1, n), is broadcast to (r, n), and the pair is merged to r * n
