@@ -11,7 +11,7 @@ import pytest
 
 import tinygrad_ae
 
-MODULES = sorted(m.name for m in pkgutil.iter_modules(tinygrad_ae.__path__, "tinygrad_ae."))
+MODULES = sorted(m.name for m in pkgutil.walk_packages(tinygrad_ae.__path__, "tinygrad_ae."))  # _support/ too
 USES_MNIST = {"tinygrad_ae.dataset", "tinygrad_ae._support.mnist_files"}
 
 

@@ -53,7 +53,9 @@ def test_shipped_model_meets_its_recorded_test_mse(name, limit, noisy_test_set):
     model = MLP().load(name)
     measured = mean_squared_error(model.predict(noisy), clean)
     recorded = record(name)["test_metrics"]
-    assert measured == pytest.approx(recorded["model"]["mse"], rel=1e-5)
+    # The record was measured with the earlier Box-Muller noise; numpy's generator draws other
+    # (equally Gaussian) noise, which moves a 10,000-image MSE by about 1e-4 of itself.
+    assert measured == pytest.approx(recorded["model"]["mse"], rel=2e-3)
     assert measured <= limit < recorded["pca_10"]["mse"]
     assert dead_units(model, noisy) == recorded["dead_bottleneck_units"] == 0
 

@@ -138,10 +138,17 @@ class Function:
         op = cls()
         try:
             data = op.forward(*[t.data for t in inputs], **options)
-        except (ValueError, IndexError) as error:
-            # Say which op and shapes failed; the chained original shows the line that raised.
+        except Exception as error:
+            # Say which op and shapes failed, keeping the error's type; the chained original
+            # shows the line that raised (in numpy, or in a student's own forward).
             shapes = " and ".join(str(t.shape) for t in inputs)
-            raise type(error)(f"{op.name} of shape{'s' if len(inputs) > 1 else ''} {shapes}: {error}") from error
+            try:
+                prefixed = type(error)(f"{op.name} of shape{'s' if len(inputs) > 1 else ''} {shapes}: {error}")
+            except Exception:  # an exception class that needs other arguments
+                prefixed = None
+            if prefixed is None:
+                raise  # the original, as it is
+            raise prefixed from error
         out = inputs[0]._from_op(data)
         if _grad_enabled:
             needs = tuple(t.requires_grad for t in inputs)
@@ -179,6 +186,8 @@ def topological_order(root, include_constants: bool = False) -> list:
         >>> [t.shape for t in topological_order((a * 2).sum())]
         [(1,), (1,), ()]
     """
+    # Keyed by id(tensor), never by the tensor: == on tensors is elementwise. The stack and
+    # `order` hold the tensors themselves, so no id is reused while the walk runs.
     order, visited = [], set()
     stack = [(root, False)]
     while stack:
@@ -186,14 +195,14 @@ def topological_order(root, include_constants: bool = False) -> list:
         if children_done:
             order.append(node)
             continue
-        if node in visited:
+        if id(node) in visited:
             continue
-        visited.add(node)
+        visited.add(id(node))
         stack.append((node, True))
         op = node._op
         if op is not None:
             for parent in op.parents:
-                if (include_constants or parent.requires_grad) and parent not in visited:
+                if (include_constants or parent.requires_grad) and id(parent) not in visited:
                     stack.append((parent, False))
     return order
 
@@ -233,9 +242,10 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
         if grad.shape != root.shape:
             raise ValueError(f"backward(grad=...) got grad of shape {grad.shape} for a tensor of shape {root.shape}")
 
-    grads = {root: grad}
-    for node in reversed(topological_order(root)):
-        g = grads.pop(node, None)
+    grads = {id(root): grad}  # by id(tensor), as in topological_order; `order` keeps them alive
+    order = topological_order(root)
+    for node in reversed(order):
+        g = grads.pop(id(node), None)
         if g is None:
             continue
         op = node._op
@@ -274,8 +284,8 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
                     )
             if parent_grad.dtype != data.dtype:
                 parent_grad = parent_grad.astype(data.dtype)
-            earlier = grads.get(parent)
-            grads[parent] = parent_grad if earlier is None else earlier + parent_grad
+            earlier = grads.get(id(parent))
+            grads[id(parent)] = parent_grad if earlier is None else earlier + parent_grad
         if not retain_graph:
             op.release()
 
@@ -556,6 +566,43 @@ class Tanh(Function):
 
 
 # ----------------------------------------------------------------- matrix product
+# OpenBLAS (numpy's BLAS) hands a product to its thread pool above m*n*k = 4 * 65536
+# multiply-adds. For a small network's products the hand-off costs far more than it saves:
+# 10 ms instead of 0.2 ms for a 128x10 @ 10x784 product on a busy 2-core machine
+# (benchmarks/bench_student_loop.py). So products up to SMALL_PRODUCT multiply-adds are
+# computed in row or column blocks below that threshold: each block runs on the calling
+# thread, and no thread setting changes anywhere. SPLIT_SMALL_PRODUCTS = False is plain a @ b.
+SPLIT_SMALL_PRODUCTS = True
+ONE_THREAD_WORK = 4 * 65536  # OpenBLAS's GEMM_MULTITHREAD_THRESHOLD * SMP_THRESHOLD_MIN
+SMALL_PRODUCT = 1 << 23  # ~8 million (batch 1024 here); larger ones: plain a @ b, BLAS decides
+
+
+def matmul_in_small_blocks(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b``; a small 2-D product is computed in blocks that BLAS runs on one thread.
+
+    Example:
+        >>> import numpy as np
+        >>> a, b = np.ones((128, 784), np.float32), np.ones((784, 10), np.float32)
+        >>> bool((matmul_in_small_blocks(a, b) == a @ b).all())
+        True
+    """
+    if not SPLIT_SMALL_PRODUCTS or a.ndim != 2 or b.ndim != 2:
+        return a @ b
+    (m, k), n = a.shape, b.shape[1]
+    work = m * n * k
+    if work <= ONE_THREAD_WORK or work > SMALL_PRODUCT:
+        return a @ b
+    out = np.empty((m, n), dtype=np.result_type(a, b))
+    if m >= n:  # blocks of rows of a (of out), else blocks of columns of b
+        step = max(1, ONE_THREAD_WORK // (n * k))
+        for i in range(0, m, step):
+            np.matmul(a[i:i + step], b, out=out[i:i + step])
+    else:
+        step = max(1, ONE_THREAD_WORK // (m * k))
+        for j in range(0, n, step):
+            np.matmul(a, b[:, j:j + step], out=out[:, j:j + step])
+    return out
+
 
 
 class MatMul(Function):
@@ -588,7 +635,7 @@ class MatMul(Function):
                 f"b.shape[-2]; did you mean to transpose one of them (.T)?"
             )
         self.saved = (a, b)
-        return a @ b
+        return matmul_in_small_blocks(a, b)
 
     def backward(self, grad):
         a, b = self.saved
@@ -599,10 +646,10 @@ class MatMul(Function):
         g2 = grad.reshape(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1]))
         grad_a = grad_b = None
         if need_a:
-            grad_a = g2 @ np.swapaxes(b2, -1, -2)
+            grad_a = matmul_in_small_blocks(g2, np.swapaxes(b2, -1, -2))
             grad_a = grad_a[..., 0, :] if a.ndim == 1 else grad_a
         if need_b:
-            grad_b = np.swapaxes(a2, -1, -2) @ g2
+            grad_b = matmul_in_small_blocks(np.swapaxes(a2, -1, -2), g2)
             grad_b = grad_b[..., 0] if b.ndim == 1 else grad_b
         return grad_a, grad_b
 
@@ -727,13 +774,19 @@ class GetItem(Function):
 
     The grad is scattered back into zeros of a's shape with ``np.add.at``, which adds rather
     than overwrites when an index repeats: ``a[[0, 0]]`` uses a[0] twice, so it gets 2 grads.
+    A boolean mask picks where it is True, so only those elements get a grad.
 
     Example:
+        >>> import numpy as np
         >>> from tinygrad_ae import Tensor
         >>> a = Tensor([10.0, 20.0, 30.0], requires_grad=True)
         >>> GetItem.apply(a, index=[2, 0, 0]).sum().backward()
         >>> a.grad
         array([2., 0., 1.], dtype=float32)
+        >>> a.grad = None
+        >>> GetItem.apply(a, index=np.array([True, False, True])).sum().backward()
+        >>> a.grad
+        array([1., 0., 1.], dtype=float32)
     """
 
     rule = "grad scattered back to the picked elements (repeats add)"

@@ -16,6 +16,8 @@ Example:
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from ._support.checks import whole_number
@@ -129,6 +131,9 @@ class Dataset:
         if seed is not None:
             seed = _check_int("seed", seed, 0, why=", or None for a different shuffle each run")
         self.seed = seed
+        if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
+            raise ValueError(f"data_dir is the folder for the {key} files: a str or pathlib.Path, or None "
+                             f"for the default cache folder; got {data_dir!r} of type {type(data_dir).__name__}")
         self.data_dir = cache_dir(key, data_dir)
         # Each batches() call draws its own child seed: epochs differ, yet replay exactly.
         self._seeds = np.random.SeedSequence(seed)

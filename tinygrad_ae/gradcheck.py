@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .autograd import no_grad
+from .tensor import Tensor
 
 
 class GradcheckError(AssertionError):
@@ -68,6 +69,12 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0) -> bool:
 
     with no_grad():
         probe = fn(*inputs)
+    if not isinstance(probe, Tensor):
+        raise TypeError(
+            f"gradcheck: fn returned a {type(probe).__name__}, not a Tensor, so "
+            "backward() cannot follow it; compute with Tensor ops and return a Tensor "
+            "(e.g. t.exp() instead of np.exp(t.data), and no .item() or .data at the end)"
+        )
     weights = None
     if probe.size != 1:
         weights = np.random.default_rng(seed).uniform(0.5, 1.5, probe.shape)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._support.checks import whole_number
+from ._support.checks import checked_number, whole_number
 from .tensor import Tensor
 
 
@@ -149,6 +149,7 @@ class Dense:
             if whole_number(value) is None or value < 1:
                 raise ValueError(f"Dense needs a positive whole number for {label}, got {value!r}")
         self.in_features, self.out_features = whole_number(in_features), whole_number(out_features)
+        bias_init = checked_number("Dense's bias_init", bias_init, hint=" (0 by default, 0.1 keeps ReLUs alive)")
         self.activation = get_activation(activation)
         if init is None:
             init = "he" if self.activation.key == "relu" else "glorot"

@@ -67,12 +67,17 @@ def mse(prediction, target, reduction: str = "mean") -> Tensor:
     return _reduce("mse", (prediction - target) ** 2, reduction)
 
 
-def bce(prediction, target, from_logits: bool = False, eps: float = 1e-7, reduction: str = "mean") -> Tensor:
+def bce(prediction, target, from_logits: bool = False, eps: float | None = None, reduction: str = "mean") -> Tensor:
     """Binary cross-entropy, mean(-(y log p + (1 - y) log(1 - p))), for targets in [0, 1].
 
     With ``from_logits=True`` the prediction is the pre-sigmoid value x and the loss is
-    computed as ``max(x, 0) - x y + log(1 + exp(-|x|))``, which never overflows; otherwise
-    probabilities are clipped to [eps, 1 - eps] so log(0) cannot occur.
+    computed as ``max(x, 0) - x y + log(1 + exp(-|x|))``, which never overflows. Otherwise
+    p and 1 - p are floored at ``eps`` before the log, so log(0) cannot occur; by default
+    eps is the dtype's smallest normal number (1.2e-38 for float32), so that every p a
+    float can hold still has a gradient: a confidently wrong unit, p = sigmoid(-17) = 4e-8
+    for a target of 1, is pushed back hard (a floor of 1e-7 would give it none). The
+    gradient 1/p stays finite above that floor. Near 1, float32 cannot tell sigmoid(17)
+    from 1, so for units that saturate there, give logits with ``from_logits=True``.
 
     Example:
         >>> from tinygrad_ae import Tensor
@@ -87,8 +92,9 @@ def bce(prediction, target, from_logits: bool = False, eps: float = 1e-7, reduct
         # maximum(x, 0), not relu: at x == 0 its tie rule gives the slope 1/2 that makes the
         # whole expression smooth there (relu would give 0 and a wrong gradient at 0).
         return _reduce("bce", x.maximum(0) - x * target + ((-x.abs()).exp() + 1).log(), reduction)
-    p = prediction.clip(eps, 1 - eps)
-    return _reduce("bce", -(target * p.log() + (1 - target) * (1 - p).log()), reduction)
+    p = prediction
+    floor = np.finfo(p.dtype if p.dtype.kind == "f" else np.float32).tiny if eps is None else eps
+    return _reduce("bce", -(target * p.maximum(floor).log() + (1 - target) * (1 - p).maximum(floor).log()), reduction)
 
 
 def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:

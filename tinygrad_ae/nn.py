@@ -19,7 +19,10 @@ import contextlib
 
 import numpy as np
 
+from ._support.checks import whole_number
+from ._support.notebook import html_table
 from ._support.serialization import load_model, save_model
+from ._support.signatures import method_calling
 from .autograd import no_grad
 from .layers import Dense
 from .losses import get_loss
@@ -216,6 +219,14 @@ class MLP:
     def __repr__(self) -> str:
         return f"MLP({self.layers!r})"
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: a table of the layers with their parameter shapes and counts."""
+        rows = [[f"layer{i}", f"Dense {l.in_features} -> {l.out_features}", l.activation.name, l.W.shape, l.b.shape,
+                 f"{l.num_parameters:,}"] for i, l in enumerate(self.layers, 1)]
+        return html_table(["layer", "type", "activation", "weights W", "biases b", "parameters"], rows,
+                          caption=f"MLP {' -> '.join(map(str, self.layer_sizes)) or '(no layers yet)'}: "
+                                  f"{self.num_parameters:,} parameters")
+
     def summary(self) -> str:
         """A Keras-style table: one row per layer with its output shape and parameter count.
 
@@ -258,18 +269,9 @@ class MLP:
 
     # ------------------------------------------------------------------ training and files
 
+    @method_calling(fit)  # help(MLP.fit) shows training.fit's parameters and docstring
     def fit(self, data, y=None, **options):
-        """Train the model; see :func:`tinygrad_ae.training.fit` for the options.
-
-        Example:
-            >>> from tinygrad_ae import Dense
-            >>> model = MLP([Dense(2, 1, activation="linear", seed=0)])
-            >>> x = np.random.default_rng(0).random((64, 2), dtype=np.float32)
-            >>> history = model.fit(x, x.sum(axis=1, keepdims=True), epochs=3, verbose=False)
-            >>> len(history["train_loss"])
-            3
-        """
-        return fit(self, data, y, **options)
+        return fit(self, data, y, **options)  # the function fit of training.py
 
     def evaluate(self, x, y, loss="mse", batch_size: int = 1000) -> float:
         """The mean loss over ``(x, y)``, computed in batches without recording a graph.
@@ -282,12 +284,16 @@ class MLP:
         """
         loss_fn = get_loss(loss)
         x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32)
+        if x.ndim == 0 or len(x) == 0 or y.ndim == 0 or len(x) != len(y):
+            raise ValueError(f"evaluate needs at least one row and one target per row; got x {x.shape}, y {y.shape}")
+        if whole_number(batch_size) is None or batch_size < 1:
+            raise ValueError(f"batch_size must be a whole number >= 1 (rows per forward pass), got {batch_size!r}")
         total = 0.0
         with no_grad(), self._eval_mode():
             for start in range(0, len(x), batch_size):
                 xb, yb = x[start:start + batch_size], y[start:start + batch_size]
                 total += loss_fn(self.forward(Tensor(xb)), Tensor(yb)).item() * len(xb)
-        return total / max(len(x), 1)
+        return total / len(x)
 
     def save(self, path, metadata: dict | None = None) -> str:
         """Write the model to one ``.npz`` file (arrays plus the architecture as JSON), atomically.

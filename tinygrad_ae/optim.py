@@ -25,6 +25,8 @@ import math
 
 import numpy as np
 
+from ._support.checks import checked_number
+
 
 class Optimizer:
     """Holds the parameters and the learning rate; subclasses implement ``step``.
@@ -54,10 +56,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
-                or not math.isfinite(value) or value <= 0:
-            raise ValueError(f"the learning rate must be a finite number > 0, got lr={value!r}")
-        self._lr = float(value)
+        self._lr = checked_number("the learning rate lr", value, low=0, low_allowed=False, hint=" (1e-3 is typical)")
 
     def zero_grad(self) -> None:
         """Reset every parameter's accumulated gradient to zero before the next backward."""
@@ -84,11 +83,11 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False):
         super().__init__(params, lr)
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        self.momentum = checked_number("SGD's momentum", momentum, low=0, high=1, hint=" (0.9 is typical)")
+        self.weight_decay = checked_number("weight_decay", weight_decay, low=0)
         if nesterov and not momentum:
             raise ValueError("nesterov=True looks ahead along the momentum: give momentum > 0 too")
-        self.momentum, self.weight_decay, self.nesterov = momentum, weight_decay, nesterov
+        self.nesterov = nesterov
         self.velocity = [np.zeros_like(p.data) for p in self.params]
 
     def step(self) -> None:
@@ -122,10 +121,12 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(params, lr)
-        beta1, beta2 = betas
-        if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
-            raise ValueError(f"Adam's betas must be in [0, 1), got {betas}")
-        self.betas, self.eps, self.weight_decay = (beta1, beta2), eps, weight_decay
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"Adam's betas are a pair (beta1, beta2) such as (0.9, 0.999), got {betas!r}")
+        self.betas = tuple(checked_number(f"Adam's {name}", beta, low=0, high=1, hint=" (see betas=(0.9, 0.999))")
+                           for name, beta in zip(("beta1", "beta2"), betas))
+        self.eps = checked_number("Adam's eps", eps, low=0, low_allowed=False, hint=" (1e-8 is typical)")
+        self.weight_decay = checked_number("weight_decay", weight_decay, low=0)
         self.t = 0
         self.m = [np.zeros_like(p.data) for p in self.params]
         self.v = [np.zeros_like(p.data) for p in self.params]

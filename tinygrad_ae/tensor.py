@@ -7,6 +7,16 @@ composed of other methods (``mean`` is ``sum`` times ``1/n``; ``softmax`` is ``e
 ``sum``). Compositions need no backward of their own: autodiff of the pieces is autodiff of
 the whole.
 
+Numbers and dtypes follow PyTorch. Python numbers and lists (and integer or boolean arrays)
+become float32, the default; float32 and float64 arrays keep their dtype; ``dtype=`` can make
+integer and boolean tensors (indices, counts, masks), and comparisons make boolean ones.
+``+``, ``-``, ``*``, ``@`` of integer tensors stay integer; true division and the float
+functions (``exp``, ``log``, ``sqrt``, ``sigmoid``, ``tanh``, ``softmax``, ``mean``, ...)
+promote integers to float32, and so does meeting a float (``int_tensor * 0.5``). A constant
+(a number or array) takes a float tensor's dtype, so ``x * 2.0`` stays float32. Only float
+tensors can require grad. None, strings, complex numbers and other objects are refused with
+a TypeError naming the op. A tensor used as an index acts as the numpy array it holds.
+
 Read this file first; next, ``autograd.py`` shows what ``backward()`` does.
 
 Example:
@@ -27,24 +37,43 @@ import numpy as np
 
 from . import autograd
 from ._support.checks import whole_number
+from ._support.tensor_html import tensor_table
 
 DEFAULT_DTYPE = np.float32
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_REAL_KINDS = "biuf"  # numpy's dtype kinds: bool, signed int, unsigned int, float
+
+
+def _describe(value, array) -> str:
+    """What a refused value is, for error messages: "NoneType", "list of dtype <U1"."""
+    of_dtype = f" of dtype {array.dtype}" if isinstance(value, (np.ndarray, list, tuple)) else ""
+    return type(value).__name__ + of_dtype
+
+
+def _real_array(value, op: str) -> np.ndarray:
+    """``value`` as a numpy array of real numbers, or a TypeError that names ``op``."""
+    array = np.asarray(value)
+    if array.dtype.kind not in _REAL_KINDS:
+        raise TypeError(f"{op}: cannot combine a Tensor with {_describe(value, array)}; use a real "
+                        "number, a list or array of them, or a Tensor")
+    return array
 
 
 def _to_array(data, dtype) -> np.ndarray:
     """numpy array of ``data``: floats keep float32/float64, anything else becomes float32."""
     if isinstance(data, Tensor):
         data = data.data
-    if dtype is not None:
-        return np.asarray(data, dtype=dtype)
     array = np.asarray(data)
+    if array.dtype.kind not in _REAL_KINDS:  # checked first: a cast would hide it (None -> nan)
+        raise TypeError(f"Tensor needs real numbers (bool, int or float), got {_describe(data, array)}: {data!r:.80}")
+    if dtype is not None:
+        if np.dtype(dtype).kind not in _REAL_KINDS:
+            raise TypeError(f"Tensor dtype must be a float, int or bool type, got {np.dtype(dtype)}")
+        return array.astype(dtype, copy=False)
     # A float64 *array* was chosen by the user and is kept; Python floats (lists, scalars)
     # carry no such intent and become float32 like everything else.
     if array.dtype in _FLOAT_DTYPES and isinstance(data, (np.ndarray, np.floating)):
         return array
-    if array.dtype == object:
-        raise TypeError(f"Tensor needs numbers, got an object array: {data!r:.80}")
     return array.astype(DEFAULT_DTYPE)
 
 
@@ -64,7 +93,7 @@ def _axis(tensor, axis, op) -> int:
     """``axis`` as a non-negative int for ``tensor``, or an error naming the op and the shape."""
     if whole_number(axis) is None or not -max(tensor.ndim, 1) <= axis < max(tensor.ndim, 1):
         raise ValueError(f"{op}: axis {axis!r} is out of range for a tensor of shape {tensor.shape}")
-    return axis % max(tensor.ndim, 1)
+    return int(axis) % max(tensor.ndim, 1)
 
 
 def _mask(cond) -> np.ndarray:
@@ -73,9 +102,12 @@ def _mask(cond) -> np.ndarray:
 
 
 def _index_arg(index):
-    """Tensors used as indices become integer numpy arrays (indices carry no gradient)."""
+    """A Tensor index is the numpy array it holds (integers pick, booleans mask); not a float."""
     if isinstance(index, Tensor):
-        return index.data.astype(np.intp)
+        if index.dtype.kind == "f":  # numpy refuses float indices too; truncating 1.9 to 1 hides bugs
+            raise IndexError(f"a float Tensor (dtype {index.dtype}) cannot be an index: use an integer "
+                             "tensor, Tensor(i, dtype=np.int64), or a boolean mask such as x[x > 0]")
+        return index.data
     if isinstance(index, list):
         return np.asarray(index)
     if isinstance(index, tuple):
@@ -110,7 +142,8 @@ class Tensor:
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
         self.data = _to_array(data, dtype)
         if requires_grad and self.data.dtype.kind != "f":
-            raise TypeError(f"only floating-point tensors can require grad, got dtype {self.data.dtype}")
+            raise TypeError(f"only floating-point tensors can require grad, got dtype {self.data.dtype}; "
+                            "make it with dtype=np.float32")
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self.name = name
@@ -126,15 +159,39 @@ class Tensor:
         out._op = None
         return out
 
-    def _lift(self, value) -> "Tensor":
-        """A constant (no grad) in this tensor's dtype: how scalars and arrays join an op.
+    def _operands(self, other, op: str) -> tuple:
+        """``self`` and ``other`` as two tensors of one dtype: how numbers join an op.
 
-        Converting to *our* dtype means ``x * 2.0`` or ``x + np.ones(3)`` never turns a
-        float32 computation into float64 behind the user's back.
+        The rule of the module docstring. A constant takes a float tensor's dtype, so that
+        ``x * 2.0`` or ``x + np.ones(3)`` never turns float32 into float64 behind the user's
+        back; an integer tensor meeting a float becomes float32 (or the float tensor's dtype).
         """
-        if isinstance(value, Tensor):
-            return value
-        return self._from_op(np.asarray(value, dtype=self.data.dtype))
+        a = self
+        if isinstance(other, Tensor):
+            if a.dtype.kind == "f" and other.dtype.kind != "f":
+                return a, other._cast(a.dtype)
+            if other.dtype.kind == "f" and a.dtype.kind != "f":
+                return a._cast(other.dtype), other
+            return a, other
+        if type(other) in (float, int) and a.dtype.kind == "f":  # the common case, kept quick
+            return a, a._from_op(np.asarray(other, dtype=a.dtype))
+        array = _real_array(other, op)
+        if a.dtype.kind != "f":  # Python numbers adapt to the tensor (numpy's NEP 50), arrays promote
+            dtype = np.result_type(a.dtype, other if isinstance(other, (bool, int, float)) else array)
+            a = a._cast(DEFAULT_DTYPE if dtype.kind == "f" else dtype)
+        return a, a._from_op(np.asarray(other if isinstance(other, (int, float)) else array, dtype=a.dtype))
+
+    def _lift(self, value, op: str) -> "Tensor":
+        """``value`` as a constant (no grad) that can join this tensor in ``op``."""
+        return self._operands(value, op)[1]
+
+    def _cast(self, dtype) -> "Tensor":
+        """This integer or bool tensor as a constant of ``dtype`` (they never carry a gradient)."""
+        return self if self.dtype == dtype else self._constant(self.data.astype(dtype), self.name)
+
+    def _float(self) -> "Tensor":
+        """Itself if floating point, else a float32 copy: how float functions take integers."""
+        return self if self.dtype.kind == "f" else self._cast(DEFAULT_DTYPE)
 
     def _constant(self, array, name) -> "Tensor":
         """A named constant made by a composite op (a relu mask, a max): named for pictures."""
@@ -210,8 +267,11 @@ class Tensor:
 
     def item(self) -> float:
         """The value of a one-element tensor as a Python number: ``Tensor([2.5]).item() == 2.5``."""
+        return self._one_value("item()")
+
+    def _one_value(self, caller: str):
         if self.data.size != 1:
-            raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
+            raise ValueError(f"{caller} needs a tensor with one element, this one has shape {self.shape}")
         return self.data.item()
 
     def detach(self) -> "Tensor":
@@ -222,7 +282,7 @@ class Tensor:
             >>> (w * 2).detach().requires_grad
             False
         """
-        return Tensor(self.data, name=self.name)
+        return Tensor(self.data, dtype=self.dtype, name=self.name)
 
     def zero_grad(self) -> None:
         """Reset the accumulated gradient to zero, in place (its buffer is reused).
@@ -280,6 +340,15 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return len(self.data)
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: a table of name, shape, dtype, grad and a few values.
+
+        Example:
+            >>> "<table" in Tensor([1.0, 2.0], name="w")._repr_html_()
+            True
+        """
+        return tensor_table(self)
+
     def __array__(self, dtype=None, copy=None):
         return self.data if dtype is None else self.data.astype(dtype)
 
@@ -288,11 +357,18 @@ class Tensor:
             "the truth value of a Tensor is ambiguous; compare t.item() or t.data instead"
         )
 
+    def __float__(self): return float(self._one_value("float()"))
+    def __int__(self): return int(self._one_value("int()"))
+
+    # Hashable by identity, as in PyTorch, although == is elementwise (see "comparisons"): a
+    # dict or set of tensors must then never compare two of them, so the engine keys by id().
+    __hash__ = object.__hash__
+
     # ------------------------------------------------------------------ arithmetic
 
     def add(self, other):
         """Elementwise ``self + other`` with broadcasting. ``Tensor([1.0]).add(2).item() == 3.0``."""
-        return autograd.Add.apply(self, self._lift(other))
+        return autograd.Add.apply(*self._operands(other, "add"))
 
     def sub(self, other):
         """Elementwise ``self - other`` with broadcasting.
@@ -302,27 +378,32 @@ class Tensor:
             >>> (Tensor([5.0]) - 2).item()
             3.0
         """
-        return autograd.Sub.apply(self, self._lift(other))
+        return autograd.Sub.apply(*self._operands(other, "sub"))
 
     def neg(self):
         """``-self``, composed as ``self * -1``. ``(-Tensor([2.0])).item() == -2.0``."""
-        return autograd.Mul.apply(self, self._lift(-1))
+        return autograd.Mul.apply(*self._operands(-1, "neg"))
 
     def mul(self, other):
         """Elementwise ``self * other`` with broadcasting. ``(Tensor([2.0]) * 3).item() == 6.0``."""
-        return autograd.Mul.apply(self, self._lift(other))
+        return autograd.Mul.apply(*self._operands(other, "mul"))
 
     def div(self, other):
-        """Elementwise ``self / other``, composed as ``self * other ** -1``.
+        """Elementwise true division ``self / other``, composed as ``self * other ** -1``.
+
+        Integers become float32 first, so ``7 / 2`` is 3.5 for integer tensors too.
 
         Example:
+            >>> import numpy as np
             >>> from tinygrad_ae import Tensor
-            >>> (Tensor([6.0]) / Tensor([4.0])).item()
-            1.5
+            >>> (Tensor([6.0]) / Tensor([4.0])).item(), (Tensor([7], dtype=np.int64) / 2).item()
+            (1.5, 3.5)
         """
-        if not isinstance(other, Tensor):
-            return autograd.Mul.apply(self, self._lift(1 / np.asarray(other, dtype=self.dtype)))
-        return autograd.Mul.apply(self, autograd.PowScalar.apply(other, exponent=-1))
+        a, b = self._operands(other, "div")
+        a, b = a._float(), b._float()
+        if not isinstance(other, Tensor):  # a constant: multiply by its reciprocal
+            return autograd.Mul.apply(a, a._from_op(1 / b.data))
+        return autograd.Mul.apply(a, autograd.PowScalar.apply(b, exponent=-1))
 
     def pow(self, exponent):
         """``self ** exponent``; the exponent is a number or a tensor (then it gets a grad too).
@@ -332,9 +413,11 @@ class Tensor:
             >>> (Tensor([3.0]) ** 2).item(), (2 ** Tensor([3.0])).item()
             (9.0, 8.0)
         """
-        if isinstance(exponent, numbers.Number):  # numpy scalars too: as a Python float, so
-            return autograd.PowScalar.apply(self, exponent=float(exponent))  # float32 stays float32
-        return autograd.Pow.apply(self, self._lift(exponent))
+        if isinstance(exponent, numbers.Integral) and self.dtype.kind != "f":
+            return autograd.PowScalar.apply(self, exponent=int(exponent))  # integers stay integers
+        if isinstance(exponent, numbers.Real):  # numpy scalars too: as a Python float, so
+            return autograd.PowScalar.apply(self._float(), exponent=float(exponent))  # float32 stays
+        return autograd.Pow.apply(*self._operands(exponent, "pow"))
 
     def matmul(self, other):
         """Matrix product ``self @ other``, with numpy's rules for 1-D and batched operands.
@@ -344,7 +427,7 @@ class Tensor:
             >>> (Tensor.ones(2, 3) @ Tensor.ones(3)).data
             array([3., 3.], dtype=float32)
         """
-        return autograd.MatMul.apply(self, self._lift(other))
+        return autograd.MatMul.apply(*self._operands(other, "matmul"))
 
     def maximum(self, other):
         """Elementwise maximum; on ties the gradient is split evenly.
@@ -354,7 +437,7 @@ class Tensor:
             >>> Tensor([1.0, 5.0]).maximum(3).data
             array([3., 5.], dtype=float32)
         """
-        return autograd.Maximum.apply(self, self._lift(other))
+        return autograd.Maximum.apply(*self._operands(other, "maximum"))
 
     def minimum(self, other):
         """Elementwise minimum, composed as ``-max(-self, -other)``.
@@ -364,7 +447,8 @@ class Tensor:
             >>> Tensor([1.0, 5.0]).minimum(3).data
             array([1., 3.], dtype=float32)
         """
-        return self.neg().maximum(-self._lift(other)).neg()
+        a, b = self._operands(other, "minimum")
+        return a.neg().maximum(b.neg()).neg()
 
     def clip(self, low=None, high=None):
         """Limit values to [low, high] (either may be None): ``maximum`` then ``minimum``.
@@ -385,15 +469,15 @@ class Tensor:
 
     def exp(self):
         """Elementwise e ** x. ``Tensor([0.0]).exp().item() == 1.0``."""
-        return autograd.Exp.apply(self)
+        return autograd.Exp.apply(self._float())
 
     def log(self):
         """Elementwise natural log (``-inf`` at 0). ``Tensor([1.0]).log().item() == 0.0``."""
-        return autograd.Log.apply(self)
+        return autograd.Log.apply(self._float())
 
     def sqrt(self):
         """Elementwise square root, composed as ``self ** 0.5``. ``Tensor([9.0]).sqrt().item() == 3.0``."""
-        return autograd.PowScalar.apply(self, exponent=0.5)
+        return autograd.PowScalar.apply(self._float(), exponent=0.5)
 
     def abs(self):
         """Elementwise |x|, composed as ``x * sign(x)`` (gradient 0 at 0, as in PyTorch).
@@ -417,19 +501,19 @@ class Tensor:
 
     def sigmoid(self):
         """Elementwise 1 / (1 + e^-x), safe for any x. ``Tensor([0.0]).sigmoid().item() == 0.5``."""
-        return autograd.Sigmoid.apply(self)
+        return autograd.Sigmoid.apply(self._float())
 
     def tanh(self):
         """Elementwise hyperbolic tangent. ``Tensor([0.0]).tanh().item() == 0.0``."""
-        return autograd.Tanh.apply(self)
+        return autograd.Tanh.apply(self._float())
 
     def sin(self):
         """Elementwise sine (a primitive). ``Tensor([0.0]).sin().item() == 0.0``."""
-        return autograd.Sin.apply(self)
+        return autograd.Sin.apply(self._float())
 
     def cos(self):
         """Elementwise cosine (a primitive). ``Tensor([0.0]).cos().item() == 1.0``."""
-        return autograd.Cos.apply(self)
+        return autograd.Cos.apply(self._float())
 
     def log1p(self):
         """log(1 + x), accurate for tiny x (a primitive).
@@ -439,15 +523,15 @@ class Tensor:
             >>> Tensor([1e-10]).log1p().item() > 0, (Tensor([1e-10]) + 1).log().item()
             (True, 0.0)
         """
-        return autograd.Log1p.apply(self)
+        return autograd.Log1p.apply(self._float())
 
     def expm1(self):
         """exp(x) - 1, accurate for tiny x (a primitive). ``Tensor([0.0]).expm1().item() == 0.0``."""
-        return autograd.Expm1.apply(self)
+        return autograd.Expm1.apply(self._float())
 
     def erf(self):
         """The error function (a primitive; see ``autograd.Erf``). ``Tensor([0.0]).erf().item() == 0.0``."""
-        return autograd.Erf.apply(self)
+        return autograd.Erf.apply(self._float())
 
     def _zero_gradient(self, values, name):
         # The values as a constant, yet still connected to self so that backward gives 0
@@ -566,7 +650,7 @@ class Tensor:
             >>> Tensor([0.0, 0.0]).softmax().data
             array([0.5, 0.5], dtype=float32)
         """
-        e = self._shift_by_max(axis).exp()
+        e = self._float()._shift_by_max(axis).exp()
         return e / e.sum(axis=axis, keepdims=True)
 
     def log_softmax(self, axis=-1):
@@ -577,7 +661,7 @@ class Tensor:
             >>> round(Tensor([1e4, 0.0]).log_softmax().data[1])
             -10000
         """
-        shifted = self._shift_by_max(axis)
+        shifted = self._float()._shift_by_max(axis)
         return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
 
     def _shift_by_max(self, axis):
@@ -605,7 +689,7 @@ class Tensor:
             2.5
         """
         axis = _axis_arg(axis)
-        total = self.sum(axis=axis, keepdims=keepdims)
+        total = self._float().sum(axis=axis, keepdims=keepdims)
         count = self.size // max(total.size, 1) if self.size else 0
         return total * (1.0 / count if count else np.nan)
 
@@ -698,10 +782,6 @@ class Tensor:
             return self.abs().max(axis=axis, keepdims=keepdims)
         if not ord > 0:
             raise ValueError(f"norm: ord must be > 0 or np.inf, got {ord!r}")
-        if ord == 2:
-            return (self * self).sum(axis=axis, keepdims=keepdims).sqrt()
-        if ord == 1:
-            return self.abs().sum(axis=axis, keepdims=keepdims)
         return (self.abs() ** ord).sum(axis=axis, keepdims=keepdims) ** (1.0 / ord)
 
     def any(self, axis=None, keepdims=False):
@@ -740,7 +820,8 @@ class Tensor:
         return autograd.Transpose.apply(self, axes=None)
 
     def index(self, index):
-        """``self[index]``: slices, integers, integer arrays; repeated indices add their grads.
+        """``self[index]``: slices, integers, integer arrays or tensors, boolean masks (``x[x > 0]``),
+        as in numpy; repeated indices add their grads. A float tensor is refused as an index.
 
         Example:
             >>> from tinygrad_ae import Tensor
@@ -748,6 +829,8 @@ class Tensor:
             >>> x[[0, 0, 2]].sum().backward()
             >>> x.grad
             array([2., 0., 1.], dtype=float32)
+            >>> x[x > 1.5].data
+            array([2., 3.], dtype=float32)
         """
         return autograd.GetItem.apply(self, index=_index_arg(index))
 
@@ -773,11 +856,10 @@ class Tensor:
             >>> Tensor.zeros(1, 3, 1).squeeze().shape, Tensor.zeros(1, 3, 1).squeeze(0).shape
             ((3,), (3, 1))
         """
-        axes = range(self.ndim) if axis is None else [_axis(self, a, "squeeze") for a in np.atleast_1d(axis)]
-        wrong = [a for a in axes if axis is not None and self.shape[a] != 1]
-        if wrong:
-            raise ValueError(f"squeeze: axis {wrong[0]} of shape {self.shape} has size {self.shape[wrong[0]]}, not 1")
-        drop = {a for a in axes if self.shape[a] == 1}
+        drop = [i for i, n in enumerate(self.shape) if n == 1] if axis is None else \
+            [_axis(self, a, "squeeze") for a in np.atleast_1d(axis)]
+        if any(self.shape[a] != 1 for a in drop):
+            raise ValueError(f"squeeze: axes {drop} of shape {self.shape} are not all of size 1")
         return self.reshape(tuple(n for i, n in enumerate(self.shape) if i not in drop))
 
     def unsqueeze(self, axis):
@@ -797,10 +879,8 @@ class Tensor:
 
     def swapaxes(self, axis1, axis2):
         """Exchange two axes. ``Tensor.zeros(2, 3, 4).swapaxes(0, 2).shape == (4, 3, 2)``."""
-        order = list(range(self.ndim))
         a, b = _axis(self, axis1, "swapaxes"), _axis(self, axis2, "swapaxes")
-        order[a], order[b] = order[b], order[a]
-        return self.transpose(order)
+        return self.transpose([{a: b, b: a}.get(i, i) for i in range(self.ndim)])
 
     def moveaxis(self, source, destination):
         """Move axes to new positions, the rest keeping their order, like ``np.moveaxis``.
@@ -829,11 +909,7 @@ class Tensor:
                    [1., 2.]], dtype=float32)
         """
         shape = _shape_arg(shape)
-        try:
-            fits = np.broadcast_shapes(self.shape, shape) == shape
-        except ValueError:
-            fits = False
-        if not fits:
+        if len(shape) < self.ndim or any(n not in (1, m) for n, m in zip(self.shape[::-1], shape[::-1])):
             raise ValueError(f"broadcast_to: shape {self.shape} cannot be broadcast to {shape}")
         return self + self._constant(np.zeros(shape, dtype=self.dtype), "zeros")
 
@@ -881,20 +957,14 @@ class Tensor:
                    [0., 0., 0.]], dtype=float32)
         """
         widths = np.asarray(pad_width)
-        try:
-            widths = np.broadcast_to(widths.reshape(-1, 2) if widths.ndim else widths, (self.ndim, 2))
-        except ValueError:
-            raise ValueError(f"pad: pad_width {pad_width!r} does not fit shape {self.shape}; give one "
-                             "(before, after) pair per axis") from None
-        if widths.dtype.kind not in "iu" or np.any(widths < 0):
-            raise ValueError(f"pad: widths must be whole numbers >= 0, got {pad_width!r}")
+        if widths.dtype.kind not in "iu" or np.any(widths < 0) or widths.size not in (1, 2, 2 * self.ndim):
+            raise ValueError(f"pad: pad_width {pad_width!r} for shape {self.shape}: give whole numbers >= 0, "
+                             "one (before, after) pair per axis, one pair for all, or one number")
         out = self
-        for axis, (before, after) in enumerate(widths):
-            parts = []
-            for width in (before, after):
-                shape = out.shape[:axis] + (int(width),) + out.shape[axis + 1:]
-                parts.append(self._constant(np.full(shape, value, dtype=self.dtype), "pad"))
-            out = concatenate([parts[0], out, parts[1]], axis=axis)
+        for axis, widths_here in enumerate(np.broadcast_to(widths.reshape(-1, 2) if widths.ndim else widths, (self.ndim, 2))):
+            sides = [self._constant(np.full(out.shape[:axis] + (int(w),) + out.shape[axis + 1:], value, self.dtype), "pad")
+                     for w in widths_here]
+            out = concatenate([sides[0], out, sides[1]], axis=axis)
         return out
 
     def split(self, indices_or_sections, axis=0):
@@ -921,24 +991,52 @@ class Tensor:
         """
         if whole_number(chunks) is None or chunks < 1:
             raise ValueError(f"chunk: chunks must be a whole number >= 1, got {chunks!r}")
-        axis = _axis(self, axis, "chunk")
-        size = max(-(-self.shape[axis] // chunks), 1)
+        size = max(-(-self.shape[_axis(self, axis, "chunk")] // chunks), 1)
         return self.split(list(range(size, self.shape[axis], size)), axis=axis)
+
+    # ------------------------------------------------------------------ comparisons
+    # ==, !=, <, <=, >, >= compare elementwise, with broadcasting, and give a bool tensor with
+    # no gradient (a comparison is flat wherever it has a slope): a mask, as in numpy and
+    # PyTorch. `t == None` is False, as for any object; `t < None` is a TypeError.
+
+    def _compare(self, other, compare, op: str):
+        """``compare(self, other)`` elementwise, as a bool tensor that carries no gradient.
+
+        Example:
+            >>> from tinygrad_ae import Tensor
+            >>> x = Tensor([-1.0, 0.0, 2.0])
+            >>> (x > 0).data, (0 == x).data
+            (array([False, False,  True]), array([False,  True, False]))
+        """
+        try:
+            a, b = self._operands(other, op)
+        except TypeError:
+            if op in ("eq", "ne"):
+                return NotImplemented  # Python then compares identities: t == None is False
+            raise
+        return a._from_op(compare(a.data, b.data))
+
+    def __eq__(self, other): return self._compare(other, np.equal, "eq")
+    def __ne__(self, other): return self._compare(other, np.not_equal, "ne")
+    def __lt__(self, other): return self._compare(other, np.less, "lt")
+    def __le__(self, other): return self._compare(other, np.less_equal, "le")
+    def __gt__(self, other): return self._compare(other, np.greater, "gt")
+    def __ge__(self, other): return self._compare(other, np.greater_equal, "ge")
 
     # ------------------------------------------------------------------ Python operators
 
     def __add__(self, other): return self.add(other)
     def __radd__(self, other): return self.add(other)
     def __sub__(self, other): return self.sub(other)
-    def __rsub__(self, other): return self._lift(other).sub(self)
+    def __rsub__(self, other): return self._lift(other, "sub").sub(self)
     def __mul__(self, other): return self.mul(other)
     def __rmul__(self, other): return self.mul(other)
     def __truediv__(self, other): return self.div(other)
-    def __rtruediv__(self, other): return self._lift(other).div(self)
+    def __rtruediv__(self, other): return self._lift(other, "div").div(self)
     def __pow__(self, exponent): return self.pow(exponent)
-    def __rpow__(self, base): return self._lift(base).pow(self)
+    def __rpow__(self, base): return self._lift(base, "pow").pow(self)
     def __matmul__(self, other): return self.matmul(other)
-    def __rmatmul__(self, other): return self._lift(other).matmul(self)
+    def __rmatmul__(self, other): return self._lift(other, "matmul").matmul(self)
     def __neg__(self): return self.neg()
     def __getitem__(self, index): return self.index(index)
 
@@ -954,10 +1052,7 @@ def concatenate(tensors, axis=0):
     tensors = list(tensors)
     if not tensors:
         raise ValueError("concatenate needs at least one tensor")
-    first = next((t for t in tensors if isinstance(t, Tensor)), None)
-    if first is None:
-        raise TypeError("concatenate needs at least one Tensor among its inputs")
-    return autograd.Concatenate.apply(*[first._lift(t) for t in tensors], axis=axis)
+    return autograd.Concatenate.apply(*_tensors(tensors, "concatenate"), axis=axis)
 
 
 def stack(tensors, axis=0):
@@ -982,7 +1077,7 @@ def stack(tensors, axis=0):
     first = next(t for t in tensors if isinstance(t, Tensor))
     expanded = []
     for t in tensors:
-        t = first._lift(t)
+        t = first._lift(t, "stack")
         expanded.append(t.reshape(t.shape[:axis] + (1,) + t.shape[axis:]))
     return concatenate(expanded, axis=axis)
 
@@ -1005,14 +1100,8 @@ def where(cond, a, b):
     first = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
     if first is None:
         raise TypeError("where needs a Tensor for a or b")
-    cond = _mask(cond)
-    try:
-        np.broadcast_shapes(cond.shape, np.shape(a.data if isinstance(a, Tensor) else a),
-                            np.shape(b.data if isinstance(b, Tensor) else b))
-    except ValueError:
-        raise ValueError(f"where: cond of shape {cond.shape} and values of shapes {np.shape(a)}, "
-                         f"{np.shape(b)} do not broadcast together") from None
-    return autograd.Where.apply(first._lift(a), first._lift(b), cond=cond)
+    # a shape mismatch is reported by Function.apply as "Where of shapes ...", naming all three
+    return autograd.Where.apply(first._lift(a, "where"), first._lift(b, "where"), cond=_mask(cond))
 
 
 def outer(a, b):
@@ -1024,8 +1113,8 @@ def outer(a, b):
         array([[ 1., 10.],
                [ 2., 20.]], dtype=float32)
     """
-    a = a if isinstance(a, Tensor) else b._lift(a)
-    return a.reshape(-1, 1) * a._lift(b).reshape(1, -1)
+    a = a if isinstance(a, Tensor) else b._lift(a, "outer")
+    return a.reshape(-1, 1) * a._lift(b, "outer").reshape(1, -1)
 
 
 def hstack(tensors):
@@ -1057,7 +1146,7 @@ def _tensors(tensors, op):
     first = next((t for t in tensors if isinstance(t, Tensor)), None)
     if first is None:
         raise TypeError(f"{op} needs at least one Tensor among its inputs")
-    return [first._lift(t) for t in tensors]
+    return [first._lift(t, op) for t in tensors]
 
 
 def einsum(subscripts, *operands):
@@ -1076,26 +1165,21 @@ def einsum(subscripts, *operands):
         >>> einsum("bi,bi->b", Tensor([[1.0, 2.0]]), Tensor([[3.0, 4.0]])).data
         array([11.], dtype=float32)
     """
-    spec = subscripts.replace(" ", "")
-    inputs, arrow, output = spec.partition("->")
-    inputs = inputs.split(",")
-    if not 1 <= len(operands) == len(inputs) <= 2 or "." in spec:
-        raise ValueError(f"einsum {subscripts!r}: this einsum takes one or two operands and no '...'; "
-                         f"got {len(operands)} operands for {len(inputs)} subscripts")
+    inputs, arrow, output = subscripts.replace(" ", "").partition("->")
+    inputs, tensors, sizes = inputs.split(","), _tensors(operands, "einsum"), {}
     letters = "".join(inputs)
     if not arrow:  # numpy's implicit output: the letters used once, in alphabetical order
         output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
-    tensors = _tensors(operands, "einsum")
-    sizes = {}
+    if not 1 <= len(operands) == len(inputs) <= 2 or set(output) - set(letters) or len(set(output)) != len(output):
+        raise ValueError(f"einsum {subscripts!r}: one or two operands (got {len(operands)}), and each output "
+                         "letter once and in an input")
     for term, t in zip(inputs, tensors):
-        if len(term) != t.ndim or len(set(term)) != len(term):
+        if len(term) != t.ndim or len(set(term)) != len(term) or not term.isalpha():
             raise ValueError(f"einsum {subscripts!r}: subscripts {term!r} for an operand of shape {t.shape} "
-                             "(one distinct letter per axis)")
+                             "(one distinct letter per axis; no '...')")
         for c, n in zip(term, t.shape):
             if sizes.setdefault(c, n) != n:
                 raise ValueError(f"einsum {subscripts!r}: letter {c!r} is size {sizes[c]} in one place and {n} in another")
-    if set(output) - set(letters) or len(set(output)) != len(output):
-        raise ValueError(f"einsum {subscripts!r}: every output letter must appear once and in an input")
     # sum away each operand's letters that go nowhere else
     for i, term in enumerate(inputs):
         elsewhere = output + "".join(inputs[:i] + inputs[i + 1:])
@@ -1106,14 +1190,12 @@ def einsum(subscripts, *operands):
     if len(tensors) == 1:
         return tensors[0].transpose([inputs[0].index(c) for c in output])
     (a, b), (ta, tb) = tensors, inputs
-    batch = [c for c in ta if c in tb and c in output]
-    contract = [c for c in ta if c in tb and c not in output]
+    batch, contract = [c for c in ta if c in tb and c in output], [c for c in ta if c in tb and c not in output]
     own_a, own_b = [c for c in ta if c not in tb], [c for c in tb if c not in ta]
 
-    def size(group):
-        return int(np.prod([sizes[c] for c in group], dtype=np.int64))
-    a3 = a.transpose([ta.index(c) for c in batch + own_a + contract]).reshape(size(batch), size(own_a), size(contract))
-    b3 = b.transpose([tb.index(c) for c in batch + contract + own_b]).reshape(size(batch), size(contract), size(own_b))
-    result = (a3 @ b3).reshape(tuple(sizes[c] for c in batch + own_a + own_b))
+    def as_matrices(t, term, rows, columns):  # the batch axes, then rows x columns
+        size = [int(np.prod([sizes[c] for c in group], dtype=np.int64)) for group in (batch, rows, columns)]
+        return t.transpose([term.index(c) for c in batch + rows + columns]).reshape(size)
     order = batch + own_a + own_b
+    result = (as_matrices(a, ta, own_a, contract) @ as_matrices(b, tb, contract, own_b)).reshape(tuple(sizes[c] for c in order))
     return result.transpose([order.index(c) for c in output])

@@ -180,7 +180,7 @@ def draw_graph(tensor, rankdir: str = "LR", max_nodes: int = 200, legend: bool =
     order = topological_order(tensor, include_constants=True)
     hidden = order[:-max_nodes] if len(order) > max_nodes else []
     shown = order[len(hidden):]
-    ids = {t: f"t{i}" for i, t in enumerate(shown)}
+    ids = {id(t): f"t{i}" for i, t in enumerate(shown)}  # by id: == on tensors is elementwise
 
     graph = Picture(name="compute_graph", graph_attr={"rankdir": rankdir})
     graph.attr("node", fontname=FONT, fontsize="10", style="filled")
@@ -190,15 +190,15 @@ def draw_graph(tensor, rankdir: str = "LR", max_nodes: int = 200, legend: bool =
                    shape="note", fillcolor="white")
     for t in shown:
         kind = _tensor_kind(t, t is tensor)
-        graph.node(ids[t], _tensor_label(t), shape="box", fillcolor=COLORS[kind],
+        graph.node(ids[id(t)], _tensor_label(t), shape="box", fillcolor=COLORS[kind],
                    penwidth="2" if t is tensor else "1")
         if t._op is None:
             continue
-        op_id = "op" + ids[t]
+        op_id = "op" + ids[id(t)]
         graph.node(op_id, _op_label(t._op), shape="ellipse", fillcolor=COLORS["op"])
-        graph.edge(op_id, ids[t])
+        graph.edge(op_id, ids[id(t)])
         for parent in t._op.parents:
-            graph.edge(ids.get(parent, "hidden"), op_id)
+            graph.edge(ids.get(id(parent), "hidden"), op_id)
     if legend:
         _add_legend(graph)
     return graph
