@@ -58,16 +58,16 @@ def test_rmsprop_with_momentum_and_weight_decay_by_hand():
 
 
 def test_adamw_steps_by_hand():
-    """Step 1 of Adam moves each element by lr exactly (m_hat / sqrt(v_hat) = g / |g|); the
-    decoupled decay multiplies w by (1 - lr wd) first."""
-    lr, wd = 0.1, 0.5
-    got = run(AdamW, grads=[[2.0], [-1.0]], start=[1.0], lr=lr, weight_decay=wd, eps=0.0)
-    w1 = 1.0 * (1 - lr * wd) - lr
+    """Step 1 of Adam moves each element by lr |g| / (|g| + eps) (m_hat = g, sqrt(v_hat) = |g|);
+    the decoupled decay multiplies w by (1 - lr wd) first."""
+    lr, wd, eps = 0.1, 0.5, 1e-8
+    got = run(AdamW, grads=[[2.0], [-1.0]], start=[1.0], lr=lr, weight_decay=wd, eps=eps)
+    w1 = 1.0 * (1 - lr * wd) - lr * 2.0 / (2.0 + eps)
     assert got[0][0] == pytest.approx(w1, rel=1e-12)
     b1, b2 = 0.9, 0.999
     m = b1 * (1 - b1) * 2.0 + (1 - b1) * -1.0
     v = b2 * (1 - b2) * 4.0 + (1 - b2) * 1.0
-    w2 = w1 * (1 - lr * wd) - lr * (m / (1 - b1**2)) / math.sqrt(v / (1 - b2**2))
+    w2 = w1 * (1 - lr * wd) - lr * (m / (1 - b1**2)) / (math.sqrt(v / (1 - b2**2)) + eps)
     assert got[1][0] == pytest.approx(w2, rel=1e-12)
 
 
