@@ -96,3 +96,11 @@ def distinct(x):
 
 def identity(x):
     return x
+
+
+def fewer_examples(divisor=4):
+    """Hypothesis settings with a quarter of the profile's examples (25 in "ci", 125 in
+    "thorough"): for the many ops of the larger tables, so the suite keeps its time budget."""
+    from hypothesis import settings
+
+    return settings(max_examples=max(settings.default.max_examples // divisor, 10))

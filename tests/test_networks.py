@@ -73,7 +73,7 @@ def test_dense_shapes_defaults_and_validation():
         with pytest.raises(ValueError, match="positive whole number"):
             Dense(bad, 3)
     with pytest.raises(ValueError, match="unknown activation"):
-        Dense(2, 3, activation="swish")
+        Dense(2, 3, activation="mish")
     with pytest.raises(ValueError, match="expects inputs with 5 features"):
         Dense(5, 3)(Tensor.ones(2, 4))
 

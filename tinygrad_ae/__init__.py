@@ -15,8 +15,8 @@ The modules, in reading order (each opens with a paragraph saying what it is):
 ``gradcheck``   checking a gradient against central differences
 ``layers``      ``Dense`` and its activations, built from tensor ops
 ``nn``          ``MLP``: layers in a row, printed, drawn, saved and loaded
-``losses``      ``mse``, ``bce``, ``cross_entropy``
-``optim``       ``SGD`` and ``Adam``
+``losses``      ``mse``, ``bce``, ``cross_entropy``, ``nll``, ``l1``, ``huber``, ``kl_divergence``
+``optim``       ``SGD``, ``Adam``, ``AdamW``, ``RMSprop``; gradient clipping; lr schedules
 ``training``    ``train_step`` (the four lines) and ``fit`` (the loop around them)
 ``jit``         a training step traced once, then replayed on numpy arrays (faster)
 ``dataset``     the real MNIST in noisy mini-batches
@@ -36,13 +36,13 @@ Example:
     array([2., 4., 6.], dtype=float32)
 """
 
-from .tensor import Tensor, concatenate, stack
+from .tensor import Tensor, concatenate, einsum, hstack, outer, stack, vstack, where
 from .autograd import Function, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck
-from .layers import Activation, Dense
+from .layers import Activation, BatchNorm, Dense, Dropout, LayerNorm
 from .nn import MLP
-from .losses import bce, cross_entropy, mse
-from .optim import SGD, Adam, FusedAdam
+from .losses import bce, cross_entropy, huber, kl_divergence, l1, mse, nll, smooth_l1
+from .optim import SGD, Adam, AdamW, FusedAdam, RMSprop, clip_grad_norm, cosine_annealing, step_decay
 from .training import History, fit, train_step
 from .jit import JitError, jit
 from .dataset import Dataset
@@ -55,6 +55,11 @@ __all__ = [
     "Tensor",
     "concatenate",
     "stack",
+    "hstack",
+    "vstack",
+    "where",
+    "outer",
+    "einsum",
     "Function",
     "no_grad",
     "is_grad_enabled",
@@ -62,13 +67,26 @@ __all__ = [
     "GradcheckError",
     "Dense",
     "Activation",
+    "Dropout",
+    "BatchNorm",
+    "LayerNorm",
     "MLP",
     "mse",
     "bce",
     "cross_entropy",
+    "nll",
+    "l1",
+    "huber",
+    "smooth_l1",
+    "kl_divergence",
     "SGD",
     "Adam",
     "FusedAdam",
+    "AdamW",
+    "RMSprop",
+    "clip_grad_norm",
+    "step_decay",
+    "cosine_annealing",
     "train_step",
     "fit",
     "History",

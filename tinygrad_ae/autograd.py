@@ -6,7 +6,7 @@ An op is a subclass of :class:`Function` with ``forward`` (numpy arrays in, an a
 derivative in its docstring and in ``rule``. ``Function.apply`` runs ``forward`` and, when an
 input wants a gradient, links the new tensor to the op. :func:`backward` then walks those links
 from the loss back to the leaves, once, in reverse topological order, summing where a value was
-used twice. These eighteen primitives are the only derivatives written by hand; everything else
+used twice. These twenty-six primitives are the only derivatives written by hand; everything else
 (``-x``, ``/``, ``mean``, ``softmax``, the layers and losses) is composed of them in ``tensor.py``.
 
 Read ``tensor.py`` first (what a tensor is), then this file; next comes ``gradcheck.py``.
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 
 import numpy as np
 
@@ -868,3 +869,202 @@ class Concatenate(Function):
 
     def backward(self, grad):
         return tuple(np.split(grad, np.cumsum(self.sizes)[:-1], axis=self.axis))
+
+
+class Where(Function):
+    """np.where(cond, a, b) for a fixed boolean ``cond``. d/da = cond, d/db = not cond.
+
+    A primitive because the composition ``a * cond + b * (1 - cond)`` computes both branches
+    into the result: an inf or NaN in the branch *not* chosen (``where(x > 0, x.log(), 0)``)
+    would turn ``inf * 0`` into NaN there.
+
+    Example:
+        >>> import numpy as np
+        >>> from tinygrad_ae import Tensor
+        >>> a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([9.0, 9.0], requires_grad=True)
+        >>> Where.apply(a, b, cond=np.array([True, False])).sum().backward()
+        >>> a.grad, b.grad
+        (array([1., 0.], dtype=float32), array([0., 1.], dtype=float32))
+    """
+
+    rule = "d/da = cond, d/db = not cond"
+
+    def forward(self, a, b, cond):
+        self.cond = cond
+        return np.asarray(np.where(cond, a, b))
+
+    def backward(self, grad):
+        need_a, need_b = self.needs_input_grad
+        return (np.where(self.cond, grad, 0) if need_a else None), (np.where(self.cond, 0, grad) if need_b else None)
+
+
+# ----------------------------------------------------------------- more elementwise maths
+# Each of these could only be composed badly: sin and cos not at all from exp/log of reals,
+# log1p and expm1 only as log(1 + a) and exp(a) - 1, which lose every digit for tiny a.
+
+
+class Sin(Function):
+    """sin(a). d/da = cos(a).
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a = Tensor(0.0, requires_grad=True)
+        >>> Sin.apply(a).backward(); a.grad
+        array(1., dtype=float32)
+    """
+
+    rule = "d/da = cos(a)"
+
+    def forward(self, a):
+        self.saved = a
+        return np.sin(a)
+
+    def backward(self, grad):
+        return (grad * np.cos(self.saved),)
+
+
+class Cos(Function):
+    """cos(a). d/da = -sin(a).
+
+    Example:
+        >>> import numpy as np
+        >>> from tinygrad_ae import Tensor
+        >>> a = Tensor(np.pi / 2, requires_grad=True)
+        >>> Cos.apply(a).backward(); a.grad
+        array(-1., dtype=float32)
+    """
+
+    rule = "d/da = -sin(a)"
+
+    def forward(self, a):
+        self.saved = a
+        return np.cos(a)
+
+    def backward(self, grad):
+        return (-grad * np.sin(self.saved),)
+
+
+class Log1p(Function):
+    """log(1 + a), exact for tiny a (log1p(1e-10) is 1e-10; log(1 + 1e-10) is 0 in float32). d/da = 1 / (1 + a).
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a = Tensor(1.0, requires_grad=True)
+        >>> Log1p.apply(a).backward(); a.grad
+        array(0.5, dtype=float32)
+    """
+
+    rule = "d/da = 1 / (1 + a)"
+
+    def forward(self, a):
+        self.saved = a
+        return np.log1p(a)
+
+    def backward(self, grad):
+        return (grad / (1 + self.saved),)
+
+
+class Expm1(Function):
+    """exp(a) - 1, exact for tiny a. d/da = exp(a), which is the output plus 1.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a = Tensor(0.0, requires_grad=True)
+        >>> Expm1.apply(a).backward(); a.grad
+        array(1., dtype=float32)
+    """
+
+    rule = "d/da = exp(a) = output + 1"
+
+    def forward(self, a):
+        out = np.expm1(a)
+        self.saved = out
+        return out
+
+    def backward(self, grad):
+        return (grad * (self.saved + 1),)
+
+
+class Erf(Function):
+    """The error function erf(a), for the exact GELU. d/da = 2 / sqrt(pi) exp(-a^2).
+
+    numpy has no erf, so forward applies Python's ``math.erf`` to each element (exact, but a
+    Python call per element: about 0.1 s per million).
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a = Tensor(0.0, requires_grad=True)
+        >>> Erf.apply(a).backward(); a.grad.round(4)
+        np.float32(1.1284)
+    """
+
+    rule = "d/da = 2 / sqrt(pi) exp(-a^2)"
+    _erf = np.frompyfunc(math.erf, 1, 1)
+
+    def forward(self, a):
+        self.saved = a
+        return np.asarray(self._erf(a), dtype=a.dtype)
+
+    def backward(self, grad):
+        a = self.saved
+        return (grad * (2 / math.sqrt(math.pi)) * np.exp(-a * a),)
+
+
+class Prod(Function):
+    """Product over ``axis``. d/da_i = the product of the other elements of a_i's group.
+
+    Not ``out / a``, which is 0 / 0 wherever an element is zero (and inexact for tiny ones):
+    the product of the others is the product of everything before a_i times everything
+    after it, two running products (``cumprod``) from either end.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a = Tensor([2.0, 0.0, 3.0], requires_grad=True)
+        >>> Prod.apply(a).backward(); a.grad
+        array([0., 6., 0.], dtype=float32)
+    """
+
+    rule = "d/da_i = product of the other elements"
+
+    def forward(self, a, axis=None, keepdims=False):
+        self.axis = axis
+        self.saved = a
+        return np.asarray(np.prod(a, axis=axis, keepdims=keepdims))
+
+    def backward(self, grad):
+        a = self.saved
+        axes = tuple(range(a.ndim)) if self.axis is None else tuple(np.atleast_1d(self.axis) % max(a.ndim, 1))
+        if a.ndim == 0:
+            return (grad * np.ones_like(a),)
+        # the reduced axes moved to the end and merged into one: groups are rows
+        kept = [i for i in range(a.ndim) if i not in axes]
+        rows = np.transpose(a, kept + list(axes)).reshape([a.shape[i] for i in kept] + [-1])
+        ones = np.ones(rows.shape[:-1] + (1,), dtype=a.dtype)
+        before = np.cumprod(np.concatenate([ones, rows[..., :-1]], axis=-1), axis=-1)
+        after = np.cumprod(np.concatenate([ones, rows[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+        others = (before * after).reshape([a.shape[i] for i in kept] + [a.shape[i] for i in axes])
+        others = np.transpose(others, np.argsort(kept + list(axes)))
+        return (others * grad.reshape(_keepdims_shape(a.shape, self.axis)),)
+
+
+class Cumsum(Function):
+    """Running sum along ``axis``. d/da_i = 1 for every output at or after i: the grad is
+    summed from the end backwards (a reversed cumsum).
+
+    A primitive because the composition (a triangular matrix of ones times a) costs n^2.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+        >>> Cumsum.apply(a, axis=0).sum().backward(); a.grad
+        array([3., 2., 1.], dtype=float32)
+    """
+
+    rule = "grad = reversed cumsum of the output's grad"
+
+    def forward(self, a, axis):
+        self.axis = axis
+        return np.cumsum(a, axis=axis)
+
+    def backward(self, grad):
+        return (np.flip(np.cumsum(np.flip(grad, self.axis), axis=self.axis), self.axis),)

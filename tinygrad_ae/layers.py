@@ -1,8 +1,10 @@
-"""``Dense`` layers and their activations, written with Tensor ops only.
+"""``Dense`` layers and their activations, ``Dropout`` and normalisation, written with Tensor ops only.
 
 A layer owns its parameters (``W`` of shape ``(out, in)`` and ``b`` of shape ``(out,)``, as the
 seed notebook prints them) and computes ``activation(x @ W.T + b)``. There is no backward
-here: autodiff of those few ops is the layer's backward.
+here: autodiff of those few ops is the layer's backward. Layers that behave differently while
+training (``Dropout``, ``BatchNorm``) have a ``training`` attribute, True by default, which
+``model.train()`` and ``model.eval()`` set. Read next: ``nn.py``.
 
 Example:
     >>> from tinygrad_ae import Dense, Tensor
@@ -32,6 +34,12 @@ class Activation:
     ``identity``  x (also ``"linear"``)      a linear layer, a regression output
     ============  =========================  ==========================================
 
+    and, as in PyTorch: ``leaky_relu`` (slope 0.01 below 0), ``elu``, ``gelu`` (exact, with
+    erf), ``gelu_tanh`` (its tanh approximation), ``softplus``, ``silu`` (also ``swish``),
+    ``log_sigmoid``, ``relu6`` and ``hardtanh``: each the Tensor method of that name. The
+    printed names (``"LeakyReLU"``, ``"GELU(tanh)"``, ...) are accepted too, so a saved model's
+    activations load back.
+
     Example:
         >>> from tinygrad_ae import Tensor
         >>> Activation("relu")(Tensor([-1.0, 2.0])).data
@@ -47,8 +55,18 @@ class Activation:
         "tanh": ("Tanh", Tensor.tanh),
         "softmax": ("Softmax", Tensor.softmax),
         "identity": ("Identity", lambda x: x),
+        "leaky_relu": ("LeakyReLU", Tensor.leaky_relu),
+        "elu": ("ELU", Tensor.elu),
+        "gelu": ("GELU", Tensor.gelu),
+        "gelu_tanh": ("GELU(tanh)", lambda x: x.gelu(approximate="tanh")),
+        "softplus": ("Softplus", Tensor.softplus),
+        "silu": ("SiLU", Tensor.silu),
+        "log_sigmoid": ("LogSigmoid", Tensor.log_sigmoid),
+        "relu6": ("ReLU6", Tensor.relu6),
+        "hardtanh": ("Hardtanh", Tensor.hardtanh),
     }
-    ALIASES = {"linear": "identity", "none": "identity"}
+    ALIASES = {"linear": "identity", "none": "identity", "swish": "silu",
+               **{printed.lower(): key for key, (printed, _) in KINDS.items()}}
 
     def __init__(self, name: str = "identity"):
         key = str(name).lower()
@@ -108,10 +126,19 @@ class Dense:
         bias_init: the initial value of every bias (0 by default; a small positive value
             keeps ReLU units alive at the start of training).
         dtype: ``np.float32`` (the default) or ``np.float64`` for the weights and biases.
+        init: how the weights start, by name (a key of ``Dense.INITS``); None (the default)
+            picks ``"he"`` for ReLU and ``"glorot"`` otherwise.
 
-    Weights start at He-normal scale (std sqrt(2 / in)) for ReLU, whose outputs are half
-    zeros, and Glorot-uniform (limit sqrt(6 / (in + out))) otherwise: both keep the signal's
-    variance roughly constant from layer to layer.
+    ==========================  ==========================================================
+    ``init``                    weights drawn from
+    ==========================  ==========================================================
+    ``"he"``, ``"kaiming"``     normal, std sqrt(2 / in): for ReLU, whose outputs are half zeros
+    ``"xavier"``, ``"glorot"``  uniform in +-sqrt(6 / (in + out)): for tanh, sigmoid, linear
+    ``"normal"``                normal, std 1 / sqrt(in) (LeCun)
+    ``"uniform"``               uniform in +-1 / sqrt(in), PyTorch's ``nn.Linear`` default
+    ==========================  ==========================================================
+
+    Each keeps the signal's variance roughly constant from layer to layer.
 
     Example:
         >>> layer = Dense(784, 10)
@@ -119,8 +146,17 @@ class Dense:
         ((10, 784), (10,), 'ReLU')
     """
 
+    # name -> the weights' scale: ("normal", std) or ("uniform", limit), from (in, out)
+    INITS = {
+        "he": lambda n_in, n_out: ("normal", np.sqrt(2.0 / n_in)),
+        "glorot": lambda n_in, n_out: ("uniform", np.sqrt(6.0 / (n_in + n_out))),
+        "normal": lambda n_in, n_out: ("normal", np.sqrt(1.0 / n_in)),
+        "uniform": lambda n_in, n_out: ("uniform", np.sqrt(1.0 / n_in)),
+    }
+    INIT_ALIASES = {"kaiming": "he", "xavier": "glorot"}
+
     def __init__(self, in_features: int, out_features: int, activation="relu", seed=None,
-                 bias_init: float = 0.0, dtype=np.float32):
+                 bias_init: float = 0.0, dtype=np.float32, init: str | None = None):
         for label, value in (("in_features", in_features), ("out_features", out_features)):
             if whole_number(value) is None or value < 1:
                 raise ValueError(f"Dense needs a positive whole number for {label}, got {value!r}")
@@ -128,13 +164,18 @@ class Dense:
         bias_init = checked_number("Dense's bias_init", bias_init, hint=" (0 by default, 0.1 keeps ReLUs alive)")
         activation = get_activation(activation)
         dtype = _weight_dtype(dtype)
+        if init is None:
+            init = "he" if activation.key == "relu" else "glorot"
+        key = self.INIT_ALIASES.get(str(init).lower(), str(init).lower())
+        if key not in self.INITS:
+            raise ValueError(f"unknown init {init!r}; choose one of {sorted(set(self.INITS) | set(self.INIT_ALIASES))}")
         rng = np.random.default_rng(seed)
-        if activation.key == "relu":
-            weights = rng.standard_normal((out_features, in_features)) * np.sqrt(2.0 / in_features)
-        else:
-            limit = np.sqrt(6.0 / (in_features + out_features))
-            weights = rng.uniform(-limit, limit, (out_features, in_features))
+        shape = (out_features, in_features)
+        kind, scale = self.INITS[key](in_features, out_features)
+        # the same draws as before init existed (standard normal times std), so seeds replay
+        weights = rng.standard_normal(shape) * scale if kind == "normal" else rng.uniform(-scale, scale, shape)
         self._adopt(weights.astype(dtype), np.full(out_features, bias_init, dtype=dtype), activation)
+        self.init = key
 
     @classmethod
     def from_arrays(cls, W, b, activation="relu") -> "Dense":
@@ -155,6 +196,7 @@ class Dense:
         _weight_dtype(W.dtype)
         layer = cls.__new__(cls)
         layer._adopt(W, b, get_activation(activation))
+        layer.init = None  # not drawn: given
         return layer
 
     def _adopt(self, W, b, activation) -> None:
@@ -190,3 +232,153 @@ class Dense:
     def __repr__(self) -> str:
         dtype = "" if self.W.data.dtype == np.float32 else f", dtype={self.W.data.dtype.name!r}"
         return f"Dense({self.in_features}, {self.out_features}, activation={self.activation.name!r}{dtype})"
+
+
+class Dropout:
+    """While training, zero each input element with probability ``p`` and scale the survivors
+    by ``1 / (1 - p)``, so the expected output equals the input; in eval mode, the identity.
+
+    Dropping random units stops a network relying on any one of them (Srivastava et al.,
+    2014). The mask is a constant of the graph: gradients flow through the kept elements only.
+    ``seed`` (an int or ``numpy.random.Generator``) makes the masks reproducible. Keeps the
+    shape, so it fits between any two layers.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> drop = Dropout(0.5, seed=0)
+        >>> drop(Tensor.ones(6)).data
+        array([2., 0., 0., 0., 2., 2.], dtype=float32)
+        >>> drop.training = False            # what model.eval() does
+        >>> drop(Tensor.ones(3)).data
+        array([1., 1., 1.], dtype=float32)
+    """
+
+    in_features = out_features = None  # any size: the output has the input's shape
+
+    def __init__(self, p: float = 0.5, seed=None):
+        if not 0 <= p < 1:
+            raise ValueError(f"Dropout needs a probability p in [0, 1), got {p!r}")
+        self.p = float(p)
+        self.training = True
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0:
+            return x
+        keep = self.rng.random(x.shape) >= self.p
+        return x * x._constant((keep / (1 - self.p)).astype(x.dtype), "dropout mask")
+
+    forward = __call__
+
+    def named_parameters(self) -> list:
+        """No parameters: ``[]``."""
+        return []
+
+    def parameters(self) -> list:
+        """No parameters: ``[]``."""
+        return []
+
+    num_parameters = 0
+
+    def __repr__(self) -> str:
+        return f"Dropout(p={self.p:g})"
+
+
+class _ScaleAndShift:
+    """What both normalisations share: a learned scale ``gamma`` and shift ``beta`` per feature."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5):
+        if whole_number(num_features) is None or num_features < 1:
+            raise ValueError(f"{type(self).__name__} needs a positive whole number of features, got {num_features!r}")
+        self.in_features = self.out_features = self.num_features = whole_number(num_features)
+        self.eps = eps
+        self.training = True
+        self.gamma = Tensor(np.ones(self.num_features, np.float32), requires_grad=True, name="gamma")
+        self.beta = Tensor(np.zeros(self.num_features, np.float32), requires_grad=True, name="beta")
+
+    def _check(self, x: Tensor, axis: int) -> None:
+        if x.ndim < 2 or x.shape[axis] != self.num_features:
+            raise ValueError(f"{self!r} expects inputs with {self.num_features} features in axis {axis % max(x.ndim, 1)}, "
+                             f"got shape {x.shape}")
+
+    def named_parameters(self) -> list:
+        """``[("gamma", gamma), ("beta", beta)]``: the learned scale and shift."""
+        return [("gamma", self.gamma), ("beta", self.beta)]
+
+    def parameters(self) -> list:
+        """``[gamma, beta]``."""
+        return [self.gamma, self.beta]
+
+    @property
+    def num_parameters(self) -> int:
+        """Two per feature: ``BatchNorm(10).num_parameters == 20``."""
+        return 2 * self.num_features
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.num_features})"
+
+
+class BatchNorm(_ScaleAndShift):
+    """Batch normalisation (Ioffe & Szegedy, 2015): each feature (axis 1) is shifted and scaled
+    to mean 0 and variance 1 over the batch (and, for images ``(n, C, H, W)``, over the pixels:
+    every axis but 1), then multiplied by ``gamma`` and shifted by ``beta``, both learned.
+
+    While training it uses the batch's own statistics and keeps running averages of them
+    (``running = (1 - momentum) running + momentum batch``, the variance unbiased, as in
+    PyTorch); in eval mode it uses those running averages, so one image's output does not
+    depend on the rest of its batch. Built from tensor ops: ``mean``, ``var``, ``sqrt``.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> bn = BatchNorm(2)
+        >>> y = bn(Tensor([[1.0, 10.0], [3.0, 30.0]]))
+        >>> y.data.round(3)
+        array([[-1., -1.],
+               [ 1.,  1.]], dtype=float32)
+        >>> bn.running_mean
+        array([0.2, 2. ], dtype=float32)
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1):
+        super().__init__(num_features, eps)
+        self.momentum = momentum
+        self.running_mean = np.zeros(self.num_features, np.float32)
+        self.running_var = np.ones(self.num_features, np.float32)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        self._check(x, 1)
+        axes = (0,) + tuple(range(2, x.ndim))          # every axis but the features'
+        shape = (1, self.num_features) + (1,) * (x.ndim - 2)
+        if self.training:
+            mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+            count = x.size // self.num_features
+            unbiased = var.data.reshape(-1) * (count / max(count - 1, 1))
+            self.running_mean = ((1 - self.momentum) * self.running_mean + self.momentum * mean.data.reshape(-1)).astype(np.float32)
+            self.running_var = ((1 - self.momentum) * self.running_var + self.momentum * unbiased).astype(np.float32)
+        else:
+            mean = x._constant(self.running_mean.reshape(shape).astype(x.dtype), "running_mean")
+            var = x._constant(self.running_var.reshape(shape).astype(x.dtype), "running_var")
+        normalised = (x - mean) / (var + self.eps).sqrt()
+        return normalised * self.gamma.reshape(shape) + self.beta.reshape(shape)
+
+    forward = __call__
+
+
+class LayerNorm(_ScaleAndShift):
+    """Layer normalisation (Ba et al., 2016): each *row* is normalised over its last axis, the
+    features, then scaled by ``gamma`` and shifted by ``beta``. Unlike ``BatchNorm`` it does not
+    look at the rest of the batch, so training and eval compute the same thing.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> LayerNorm(2)(Tensor([[1.0, 3.0], [10.0, 30.0]])).data.round(3)
+        array([[-1.,  1.],
+               [-1.,  1.]], dtype=float32)
+    """
+
+    def __call__(self, x: Tensor) -> Tensor:
+        self._check(x, -1)
+        normalised = (x - x.mean(axis=-1, keepdims=True)) / (x.var(axis=-1, keepdims=True) + self.eps).sqrt()
+        return normalised * self.gamma + self.beta
+
+    forward = __call__

@@ -15,6 +15,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from ._support.checks import whole_number
@@ -81,6 +83,7 @@ class MLP:
     def __init__(self, layers=None):
         self.layers: list[Dense] = []
         self.metadata: dict = {}  # what load() found in the file: how it was trained, its scores
+        self._training = True
         for layer in layers or []:
             self.addLayer(layer)
 
@@ -88,6 +91,9 @@ class MLP:
 
     def addLayer(self, layer: Dense) -> None:
         """Append a layer; its input size must equal the previous layer's output size.
+
+        ``Dropout``, ``BatchNorm`` and ``LayerNorm`` keep the size and may go between Dense
+        layers (``save`` then refuses the model: its file format holds Dense layers only).
 
         Example:
             >>> from tinygrad_ae import Dense
@@ -99,24 +105,73 @@ class MLP:
         """
         if not all(hasattr(layer, a) for a in ("in_features", "out_features", "named_parameters")):
             raise TypeError(f"addLayer needs a layer such as Dense(in, out), got {layer!r}")
-        if self.layers and layer.in_features != self.layers[-1].out_features:
-            previous = self.layers[-1].out_features
+        previous = self._output_size()
+        if previous is not None and layer.in_features is not None and layer.in_features != previous:
             raise ValueError(
                 f"layer {len(self.layers) + 1} ({layer!r}) takes {layer.in_features} inputs, but layer "
                 f"{len(self.layers)} gives {previous} outputs; use Dense({previous}, ...)"
             )
         self.layers.append(layer)
+        if hasattr(layer, "training"):
+            layer.training = self.training
         for name, tensor in layer.named_parameters():  # names like "layer2.W", for pictures
             tensor.name = f"layer{len(self.layers)}.{name}"
 
     add_layer = addLayer
 
+    def _output_size(self, upto=None):
+        """The size layer ``upto`` (default: the last) gives; a Dropout passes on what it gets."""
+        layers = self.layers[:upto]
+        return next((layer.out_features for layer in reversed(layers) if layer.out_features is not None), None)
+
+    def _dense_layers(self) -> list:
+        return [layer for layer in self.layers if isinstance(layer, Dense)]
+
+    # ------------------------------------------------------------------ train and eval modes
+
+    def train(self, mode: bool = True) -> "MLP":
+        """Training mode (the default): ``Dropout`` drops, ``BatchNorm`` uses batch statistics.
+        Sets ``training`` on every layer that has it; returns the model, as in PyTorch.
+
+        Example:
+            >>> from tinygrad_ae import Dense, Dropout
+            >>> model = MLP([Dense(4, 4), Dropout(0.5)]).eval()
+            >>> model.training, model.layers[1].training
+            (False, False)
+        """
+        for layer in self.layers:
+            if hasattr(layer, "training"):
+                layer.training = mode
+        self._training = mode
+        return self
+
+    def eval(self) -> "MLP":
+        """Eval mode: ``Dropout`` passes everything through, ``BatchNorm`` uses its running
+        statistics. ``predict`` and ``evaluate`` switch to it by themselves. Returns the model."""
+        return self.train(False)
+
+    @property
+    def training(self) -> bool:
+        """True in training mode (the default), False after ``eval()``."""
+        return self._training
+
+    @contextlib.contextmanager
+    def _eval_mode(self):
+        """Eval mode inside the ``with`` block, the previous mode restored afterwards."""
+        previous = self.training
+        self.eval()
+        try:
+            yield
+        finally:
+            self.train(previous)
+
     @property
     def layer_sizes(self) -> list:
         """``[inputs, outputs of layer 1, ..., outputs of the last layer]``, e.g. ``[784, 10, 784]``."""
-        if not self.layers:
+        dense = self._dense_layers()
+        if not dense:
             return []
-        return [self.layers[0].in_features] + [layer.out_features for layer in self.layers]
+        return [dense[0].in_features] + [layer.out_features for layer in dense]
 
     def named_parameters(self) -> list:
         """``[("layer1.W", W), ("layer1.b", b), ...]``: every trainable tensor by its path."""
@@ -169,11 +224,11 @@ class MLP:
         """
         self._require_layers()
         data = x.data if isinstance(x, Tensor) else np.asarray(x, dtype=np.float32)
-        expected = self.layers[0].in_features
+        expected = self.layer_sizes[0]
         if data.ndim not in (1, 2) or data.shape[-1] != expected:
             hint = " (flatten a 28x28 image with .reshape(-1) or a batch with .reshape(len(x), -1))" if data.size % expected == 0 else ""
             raise ValueError(f"predict expects shape ({expected},) or (n, {expected}), got {data.shape}{hint}")
-        with no_grad():
+        with no_grad(), self._eval_mode():
             out = self.forward(Tensor(data.reshape(1, -1) if data.ndim == 1 else data))
         return out.data[0] if data.ndim == 1 else out.data
 
@@ -181,8 +236,11 @@ class MLP:
 
     def __str__(self) -> str:
         """The seed notebook's text block: a header, then one block per layer."""
-        lines = [TITLE, f"HIDDEN LAYERS = {max(len(self.layers) - 2, 0)}", f"TOTAL PARAMETERS = {self.num_parameters}"]
+        lines = [TITLE, f"HIDDEN LAYERS = {max(len(self._dense_layers()) - 2, 0)}", f"TOTAL PARAMETERS = {self.num_parameters}"]
         for i, layer in enumerate(self.layers, 1):
+            if not isinstance(layer, Dense):
+                lines += [f"*** {i}. Layer: ***", repr(layer), f"Total parameters: {layer.num_parameters}"]
+                continue
             title = f"DENSE {layer.in_features} -> {layer.out_features} [{layer.activation.name}]"
             rule = "-" * (len(title) + 1)
             lines += [
@@ -214,12 +272,13 @@ class MLP:
             >>> print(MLP([Dense(4, 2)]).summary().splitlines()[2])
             layer1  Dense 4 -> 2 (ReLU) (None, 2)           10
         """
-        kinds = [f"Dense {l.in_features} -> {l.out_features} ({l.activation.name})" for l in self.layers]
+        kinds = [f"Dense {l.in_features} -> {l.out_features} ({l.activation.name})" if isinstance(l, Dense)
+                 else repr(l) for l in self.layers]
         width = max([len("Type")] + [len(k) for k in kinds])
         header = f"{'Layer':<7} {'Type':<{width}} {'Output shape':<13} {'Params':>8}"
         rows = [header, "=" * len(header)]
         for i, (layer, kind) in enumerate(zip(self.layers, kinds), 1):
-            shape = str((None, layer.out_features))
+            shape = str((None, self._output_size(i)))
             rows.append(f"{'layer' + str(i):<7} {kind:<{width}} {shape:<13} {layer.num_parameters:>8}")
         rows += ["=" * len(header), f"Total params: {self.num_parameters:,}"]
         return "\n".join(rows)
@@ -237,7 +296,8 @@ class MLP:
             True
         """
         self._require_layers()
-        graph = draw_architecture(self.layer_sizes, [layer.activation.name for layer in self.layers], max_units=max_units)
+        graph = draw_architecture(self.layer_sizes, [layer.activation.name for layer in self._dense_layers()],
+                                  max_units=max_units)
         if filename:
             render(graph, filename)
         return graph
@@ -266,7 +326,7 @@ class MLP:
         if whole_number(batch_size) is None or batch_size < 1:
             raise ValueError(f"batch_size must be a whole number >= 1 (rows per forward pass), got {batch_size!r}")
         total = 0.0
-        with no_grad():
+        with no_grad(), self._eval_mode():
             for start in range(0, len(x), batch_size):
                 xb, yb = x[start:start + batch_size], y[start:start + batch_size]
                 total += loss_fn(self.forward(Tensor(xb)), Tensor(yb)).item() * len(xb)
@@ -283,6 +343,10 @@ class MLP:
             True
         """
         self._require_layers()
+        others = [repr(layer) for layer in self.layers if not isinstance(layer, Dense)]
+        if others:
+            raise ValueError(f"MLP.save stores Dense layers only, and this model also has {', '.join(others)}; "
+                             "save the weights yourself (np.savez with model.named_parameters())")
         architecture = {"layers": [
             {"type": "Dense", "in_features": layer.in_features, "out_features": layer.out_features,
              "activation": layer.activation.name} for layer in self.layers]}
@@ -310,8 +374,9 @@ class MLP:
                              for i, spec in enumerate(architecture["layers"], 1)])
         except _NotAnMLP as error:
             raise ValueError(f"{name_or_path}: not a valid tinygrad_ae MLP file ({error})") from None
-        same_shape = [(l.W.shape, l.W.dtype, l.activation.name) for l in self.layers] == \
-            [(l.W.shape, l.W.dtype, l.activation.name) for l in candidate.layers]
+        def kinds(layers):
+            return [(l.W.shape, l.W.dtype, l.activation.name) if isinstance(l, Dense) else repr(l) for l in layers]
+        same_shape = kinds(self.layers) == kinds(candidate.layers)
         if same_shape:
             # Copy into the tensors we already have, so that an optimizer holding them (and
             # its flat buffers) goes on training this model rather than the old weights.

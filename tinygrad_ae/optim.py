@@ -21,6 +21,8 @@ Example:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._support.checks import checked_number
@@ -95,7 +97,8 @@ class Optimizer:
 
 class SGD(Optimizer):
     """Stochastic gradient descent, with optional momentum and weight decay (L2), as in PyTorch:
-    ``g = grad + weight_decay * w``, ``v = momentum * v + g``, then ``w -= lr * v``.
+    ``g = grad + weight_decay * w``, ``v = momentum * v + g``, then ``w -= lr * v``; with
+    ``nesterov=True`` the step looks ahead along the velocity: ``w -= lr * (g + momentum * v)``.
 
     Example:
         >>> from tinygrad_ae import Tensor
@@ -105,10 +108,13 @@ class SGD(Optimizer):
         array([0.], dtype=float32)
     """
 
-    def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
+    def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False):
         super().__init__(params, lr)
         self.momentum = checked_number("SGD's momentum", momentum, low=0, high=1, hint=" (0.9 is typical)")
         self.weight_decay = checked_number("weight_decay", weight_decay, low=0)
+        if nesterov and not momentum:
+            raise ValueError("nesterov=True looks ahead along the momentum: give momentum > 0 too")
+        self.nesterov = nesterov
         self.velocity = [np.zeros_like(p.data) for p in self.params]
 
     def step(self) -> None:
@@ -118,7 +124,7 @@ class SGD(Optimizer):
             g = p.grad + self.weight_decay * p.data if self.weight_decay else p.grad
             if self.momentum:
                 v[...] = self.momentum * v + g
-                g = v
+                g = g + self.momentum * v if self.nesterov else v
             p.data -= self.lr * g
 
 
@@ -265,3 +271,134 @@ class FusedAdam(Adam):
             if self.flush_every and self.t % self.flush_every == 0:
                 flush_subnormals(m)
                 flush_subnormals(v)
+
+
+# ----------------------------------------------------------------- more optimizers, clipping, schedules
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton's lecture 6e, as in PyTorch): each element's step is divided by a running
+    root-mean-square of its recent gradients, so steep and flat directions move alike.
+
+    For each parameter w with gradient g (plus ``weight_decay * w``)::
+
+        v = alpha v + (1 - alpha) g^2
+        b = momentum b + g / (sqrt(v) + eps)        (b = g / (sqrt(v) + eps) without momentum)
+        w = w - lr b
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> w = Tensor([1.0], requires_grad=True)
+        >>> opt = RMSprop([w], lr=0.01)
+        >>> (w * w).sum().backward(); opt.step(); round(float(w.data[0]), 4)   # 1 - 0.01 / sqrt(0.01)
+        0.9
+    """
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0):
+        super().__init__(params, lr)
+        if not (0 <= alpha < 1 and 0 <= momentum < 1):
+            raise ValueError(f"RMSprop's alpha and momentum must be in [0, 1), got alpha={alpha}, momentum={momentum}")
+        self.alpha, self.eps, self.weight_decay, self.momentum = alpha, eps, weight_decay, momentum
+        self.square_avg = [np.zeros_like(p.data) for p in self.params]
+        self.buffer = [np.zeros_like(p.data) for p in self.params]
+
+    def step(self) -> None:
+        for p, v, b in zip(self.params, self.square_avg, self.buffer):
+            if p.grad is None:
+                continue
+            g = p.grad + self.weight_decay * p.data if self.weight_decay else p.grad
+            v[...] = self.alpha * v + (1 - self.alpha) * g * g
+            step = g / (np.sqrt(v) + self.eps)
+            if self.momentum:
+                b[...] = self.momentum * b + step
+                step = b
+            p.data -= self.lr * step
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): the weights shrink by
+    ``lr * weight_decay`` of themselves each step, *beside* the Adam step rather than through
+    the gradient (where Adam's per-element scaling would undo it)::
+
+        w = w - lr weight_decay w
+        w = w - lr m_hat / (sqrt(v_hat) + eps)          (Adam's step, with the plain gradient)
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> w = Tensor([1.0], requires_grad=True)
+        >>> opt = AdamW([w], lr=0.1, weight_decay=0.5)
+        >>> (w * w).sum().backward(); opt.step(); round(float(w.data[0]), 4)   # 1 * (1 - 0.05) - 0.1
+        0.85
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2):
+        super().__init__(params, lr, betas, eps, weight_decay=0.0)
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        self.decoupled_weight_decay = weight_decay
+
+    def step(self) -> None:
+        for p in self.params:
+            if p.grad is not None:  # as PyTorch: a parameter without a gradient is left alone
+                p.data *= 1 - self.lr * self.decoupled_weight_decay
+        super().step()
+
+
+def clip_grad_norm(params, max_norm: float) -> float:
+    """Scale all gradients down together so that their joint 2-norm is at most ``max_norm``;
+    returns the norm before clipping (as ``torch.nn.utils.clip_grad_norm_``).
+
+    Call it between ``loss.backward()`` and ``optimizer.step()``. The direction of the whole
+    gradient is kept; only its length is capped, which tames the rare huge step.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> w = Tensor([0.0, 0.0], requires_grad=True)
+        >>> (w * Tensor([3.0, 4.0])).sum().backward()
+        >>> clip_grad_norm([w], max_norm=1.0), w.grad.round(3)
+        (5.0, array([0.6, 0.8], dtype=float32))
+    """
+    if not max_norm > 0:
+        raise ValueError(f"clip_grad_norm: max_norm must be > 0, got {max_norm!r}")
+    grads = [p.grad for p in params if p.grad is not None]
+    total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+    scale = max_norm / (total + 1e-6)  # the 1e-6 as in PyTorch: no division by a zero norm
+    if scale < 1:
+        for g in grads:
+            g *= scale
+    return total
+
+
+def step_decay(lr: float, step_size: int, gamma: float = 0.1):
+    """A schedule for ``fit(lr_schedule=...)``: ``lr * gamma ** (epoch // step_size)``, PyTorch's StepLR.
+
+    Example:
+        >>> schedule = step_decay(0.1, step_size=2, gamma=0.5)
+        >>> [schedule(epoch) for epoch in range(5)]
+        [0.1, 0.1, 0.05, 0.05, 0.025]
+    """
+    if not (lr > 0 and step_size >= 1 and gamma > 0):
+        raise ValueError(f"step_decay needs lr > 0, step_size >= 1 and gamma > 0; got {lr}, {step_size}, {gamma}")
+
+    def schedule(epoch: int) -> float:
+        return lr * gamma ** (epoch // step_size)
+    return schedule
+
+
+def cosine_annealing(lr: float, epochs: int, min_lr: float = 0.0):
+    """A schedule for ``fit(lr_schedule=...)``: from ``lr`` at epoch 0 down half a cosine to
+    ``min_lr`` at epoch ``epochs`` (PyTorch's CosineAnnealingLR with T_max = epochs), and
+    ``min_lr`` after that. ``fit(epochs=n)`` asks for epochs 0..n-1, so lr never reaches 0.
+
+    Example:
+        >>> schedule = cosine_annealing(0.1, epochs=4)
+        >>> [round(schedule(epoch), 4) for epoch in range(4)]
+        [0.1, 0.0854, 0.05, 0.0146]
+    """
+    if not (lr > 0 and epochs >= 1 and 0 <= min_lr <= lr):
+        raise ValueError(f"cosine_annealing needs lr > 0, epochs >= 1 and 0 <= min_lr <= lr; got {lr}, {epochs}, {min_lr}")
+
+    def schedule(epoch: int) -> float:
+        return min_lr + (lr - min_lr) * (1 + math.cos(math.pi * min(epoch, epochs) / epochs)) / 2
+    return schedule

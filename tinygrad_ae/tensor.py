@@ -36,6 +36,7 @@ import numbers
 import numpy as np
 
 from . import autograd
+from ._support.checks import whole_number
 from ._support.tensor_html import tensor_table
 
 DEFAULT_DTYPE = np.float32
@@ -86,6 +87,18 @@ def _shape_arg(shape) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         return tuple(shape[0])
     return tuple(shape)
+
+
+def _axis(tensor, axis, op) -> int:
+    """``axis`` as a non-negative int for ``tensor``, or an error naming the op and the shape."""
+    if whole_number(axis) is None or not -max(tensor.ndim, 1) <= axis < max(tensor.ndim, 1):
+        raise ValueError(f"{op}: axis {axis!r} is out of range for a tensor of shape {tensor.shape}")
+    return int(axis) % max(tensor.ndim, 1)
+
+
+def _mask(cond) -> np.ndarray:
+    """A condition as a numpy bool array: a bool (or 0/1) Tensor, an array, a list or a bool."""
+    return np.asarray(cond.data if isinstance(cond, Tensor) else cond).astype(bool, copy=False)
 
 
 def _index_arg(index):
@@ -495,6 +508,141 @@ class Tensor:
         """Elementwise hyperbolic tangent. ``Tensor([0.0]).tanh().item() == 0.0``."""
         return autograd.Tanh.apply(self._float())
 
+    def sin(self):
+        """Elementwise sine (a primitive). ``Tensor([0.0]).sin().item() == 0.0``."""
+        return autograd.Sin.apply(self._float())
+
+    def cos(self):
+        """Elementwise cosine (a primitive). ``Tensor([0.0]).cos().item() == 1.0``."""
+        return autograd.Cos.apply(self._float())
+
+    def log1p(self):
+        """log(1 + x), accurate for tiny x (a primitive).
+
+        Example:
+            >>> from tinygrad_ae import Tensor
+            >>> Tensor([1e-10]).log1p().item() > 0, (Tensor([1e-10]) + 1).log().item()
+            (True, 0.0)
+        """
+        return autograd.Log1p.apply(self._float())
+
+    def expm1(self):
+        """exp(x) - 1, accurate for tiny x (a primitive). ``Tensor([0.0]).expm1().item() == 0.0``."""
+        return autograd.Expm1.apply(self._float())
+
+    def erf(self):
+        """The error function (a primitive; see ``autograd.Erf``). ``Tensor([0.0]).erf().item() == 0.0``."""
+        return autograd.Erf.apply(self._float())
+
+    def _zero_gradient(self, values, name):
+        # The values as a constant, yet still connected to self so that backward gives 0
+        # (not "does not require grad"): Where picks the constant everywhere.
+        return autograd.Where.apply(self._constant(np.asarray(values, dtype=self.dtype), name), self, cond=np.True_)
+
+    def sign(self):
+        """-1, 0 or 1 elementwise; its gradient is 0 (it is flat wherever it is defined).
+
+        Example:
+            >>> from tinygrad_ae import Tensor
+            >>> Tensor([-2.0, 0.0, 3.0]).sign().data
+            array([-1.,  0.,  1.], dtype=float32)
+        """
+        return self._zero_gradient(np.sign(self.data), "sign")
+
+    def floor(self):
+        """Round down elementwise; gradient 0 (a step function is flat between its steps).
+
+        Example:
+            >>> from tinygrad_ae import Tensor
+            >>> Tensor([-1.5, 1.5]).floor().data
+            array([-2.,  1.], dtype=float32)
+        """
+        return self._zero_gradient(np.floor(self.data), "floor")
+
+    def ceil(self):
+        """Round up elementwise; gradient 0. ``Tensor([1.2]).ceil().item() == 2.0``."""
+        return self._zero_gradient(np.ceil(self.data), "ceil")
+
+    def round(self, decimals=0):
+        """Round to ``decimals`` places, halves to even like numpy; gradient 0.
+
+        Example:
+            >>> from tinygrad_ae import Tensor
+            >>> Tensor([0.5, 1.5, 2.25]).round().data
+            array([0., 2., 2.], dtype=float32)
+        """
+        return self._zero_gradient(np.round(self.data, decimals), "round")
+
+    # ------------------------------------------------------------------ activations (composed)
+
+    def leaky_relu(self, negative_slope=0.01):
+        """x where x > 0, else ``negative_slope * x``.
+
+        Example:
+            >>> from tinygrad_ae import Tensor
+            >>> Tensor([-2.0, 3.0]).leaky_relu(0.1).data
+            array([-0.2,  3. ], dtype=float32)
+        """
+        return where(self.data > 0, self, self * negative_slope)
+
+    def elu(self, alpha=1.0):
+        """x where x > 0, else ``alpha * (exp(x) - 1)``; expm1 gets only the x <= 0 values, so
+        large positive x never overflow in the branch not taken.
+
+        Example:
+            >>> from tinygrad_ae import Tensor
+            >>> Tensor([-1.0, 2.0]).elu().data.round(4)
+            array([-0.6321,  2.    ], dtype=float32)
+        """
+        positive = self.data > 0
+        return where(positive, self, where(positive, 0.0, self).expm1() * alpha)
+
+    def gelu(self, approximate="none"):
+        """x Phi(x), Phi the standard normal CDF: ``x (1 + erf(x / sqrt 2)) / 2``; with
+        ``approximate="tanh"``, ``x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) / 2`` (as in PyTorch).
+
+        Example:
+            >>> from tinygrad_ae import Tensor
+            >>> Tensor([1.0]).gelu().data.round(4), Tensor([1.0]).gelu("tanh").data.round(4)
+            (array([0.8413], dtype=float32), array([0.8412], dtype=float32))
+        """
+        if approximate == "tanh":
+            inner = (self + self ** 3 * 0.044715) * float(np.sqrt(2 / np.pi))
+            return self * (inner.tanh() + 1) * 0.5
+        if approximate != "none":
+            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        return self * ((self * float(1 / np.sqrt(2))).erf() + 1) * 0.5
+
+    def softplus(self):
+        """log(1 + e^x), as ``max(x, 0) + log1p(e^-|x|)``: never overflows (x = 1e4 gives 1e4).
+
+        Example:
+            >>> from tinygrad_ae import Tensor
+            >>> y = Tensor([0.0, 1e4]).softplus().data
+            >>> y[0].round(4), y[1]
+            (np.float32(0.6931), np.float32(10000.0))
+        """
+        # maximum's tie rule gives slope 1/2 at 0, which is sigmoid(0): smooth, like softplus
+        return self.maximum(0) + (-self.abs()).exp().log1p()
+
+    def log_sigmoid(self):
+        """log(sigmoid(x)) = -softplus(-x), stable for any x. ``Tensor([0.0]).log_sigmoid().data.round(4)`` is -0.6931."""
+        return -(-self).softplus()
+
+    def silu(self):
+        """x * sigmoid(x), also called swish. ``Tensor([0.0]).silu().item() == 0.0``."""
+        return self * self.sigmoid()
+
+    swish = silu
+
+    def relu6(self):
+        """min(max(x, 0), 6), composed as ``clip(0, 6)``. ``Tensor([7.0]).relu6().item() == 6.0``."""
+        return self.clip(0, 6)
+
+    def hardtanh(self, min_val=-1.0, max_val=1.0):
+        """x limited to [min_val, max_val], composed as ``clip``. ``Tensor([2.0]).hardtanh().item() == 1.0``."""
+        return self.clip(min_val, max_val)
+
     def softmax(self, axis=-1):
         """exp(x) / sum(exp(x)) along ``axis``, shifted by the max so that exp never overflows.
 
@@ -563,6 +711,103 @@ class Tensor:
         """Smallest value over ``axis``, composed as ``-max(-x)``. ``Tensor([2.0, 1.0]).min().item() == 1.0``."""
         return self.neg().max(axis=axis, keepdims=keepdims).neg()
 
+    def prod(self, axis=None, keepdims=False):
+        """Product over ``axis`` (a primitive: the gradient stays right where elements are 0).
+
+        Example:
+            >>> from tinygrad_ae import Tensor
+            >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).prod(axis=1).data
+            array([ 2., 12.], dtype=float32)
+        """
+        return autograd.Prod.apply(self, axis=_axis_arg(axis), keepdims=keepdims)
+
+    def cumsum(self, axis=None):
+        """Running sum along ``axis`` (None: of the flattened tensor, as in numpy).
+
+        Example:
+            >>> from tinygrad_ae import Tensor
+            >>> Tensor([1.0, 2.0, 3.0]).cumsum().data
+            array([1., 3., 6.], dtype=float32)
+        """
+        if axis is None:
+            return autograd.Cumsum.apply(self.reshape(-1), axis=0)
+        return autograd.Cumsum.apply(self, axis=axis)
+
+    def var(self, axis=None, ddof=0, keepdims=False):
+        """Variance ``sum((x - mean)^2) / (n - ddof)``; ddof=1 gives the unbiased estimate.
+
+        Example:
+            >>> from tinygrad_ae import Tensor
+            >>> Tensor([1.0, 2.0, 3.0, 4.0]).var().item(), Tensor([1.0, 2.0, 3.0, 4.0]).var(ddof=1).item()
+            (1.25, 1.6666667461395264)
+        """
+        axis = _axis_arg(axis)
+        centred = self - self.mean(axis=axis, keepdims=True)
+        squares = (centred * centred).sum(axis=axis, keepdims=keepdims)
+        count = self.size // max(squares.size, 1)
+        if count - ddof <= 0:
+            raise ValueError(f"var of {count} values per group with ddof={ddof} divides by {count - ddof}")
+        return squares * (1.0 / (count - ddof))
+
+    def std(self, axis=None, ddof=0, keepdims=False):
+        """Standard deviation, ``sqrt(var)`` (its gradient is infinite where all values are equal).
+
+        Example:
+            >>> from tinygrad_ae import Tensor
+            >>> Tensor([1.0, 3.0]).std().item()
+            1.0
+        """
+        return self.var(axis=axis, ddof=ddof, keepdims=keepdims).sqrt()
+
+    def logsumexp(self, axis=None, keepdims=False):
+        """log(sum(exp(x))) over ``axis``, as ``max + log(sum(exp(x - max)))``: no overflow.
+
+        Example:
+            >>> from tinygrad_ae import Tensor
+            >>> Tensor([1e4, 1e4]).logsumexp().item() - 1e4
+            0.693359375
+        """
+        axis = _axis_arg(axis)
+        top = np.max(self.data, axis=axis, keepdims=True)  # a constant: the result is shift-invariant
+        out = (self - self._constant(top, "max")).exp().sum(axis=axis, keepdims=True).log() + self._constant(top, "max")
+        return out if keepdims else out.reshape(np.sum(top, axis=axis).shape)
+
+    def norm(self, ord=2, axis=None, keepdims=False):
+        """The vector p-norm ``sum(|x|^p)^(1/p)`` over ``axis`` (None: all elements, as one vector;
+        ``ord=np.inf``: the largest |x|). The gradient of the 2-norm is infinite at 0.
+
+        Example:
+            >>> from tinygrad_ae import Tensor
+            >>> Tensor([3.0, -4.0]).norm().item(), Tensor([3.0, -4.0]).norm(1).item()
+            (5.0, 7.0)
+        """
+        axis = _axis_arg(axis)
+        if ord == np.inf:
+            return self.abs().max(axis=axis, keepdims=keepdims)
+        if not ord > 0:
+            raise ValueError(f"norm: ord must be > 0 or np.inf, got {ord!r}")
+        return (self.abs() ** ord).sum(axis=axis, keepdims=keepdims) ** (1.0 / ord)
+
+    def any(self, axis=None, keepdims=False):
+        """Whether any element (of each group along ``axis``) is non-zero: a bool tensor, no gradient.
+
+        Example:
+            >>> from tinygrad_ae import Tensor
+            >>> Tensor([[0.0, 1.0], [0.0, 0.0]]).any(axis=1).data
+            array([ True, False])
+        """
+        return self._constant(np.any(self.data, axis=_axis_arg(axis), keepdims=keepdims), "any")
+
+    def all(self, axis=None, keepdims=False):
+        """Whether every element (of each group along ``axis``) is non-zero: a bool tensor.
+
+        Example:
+            >>> from tinygrad_ae import Tensor
+            >>> Tensor([[1.0, 1.0], [0.0, 1.0]]).all(axis=1).data
+            array([ True, False])
+        """
+        return self._constant(np.all(self.data, axis=_axis_arg(axis), keepdims=keepdims), "all")
+
     # ------------------------------------------------------------------ shapes
 
     def reshape(self, *shape):
@@ -592,6 +837,166 @@ class Tensor:
             array([2., 3.], dtype=float32)
         """
         return autograd.GetItem.apply(self, index=_index_arg(index))
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        """Merge axes start_dim..end_dim into one, as in PyTorch: ``(n, 1, 28, 28)`` -> ``(n, 784)``
+        with ``flatten(1)``.
+
+        Example:
+            >>> Tensor.zeros(2, 3, 4).flatten(1).shape, Tensor.zeros(2, 3, 4).flatten().shape
+            ((2, 12), (24,))
+        """
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = _axis(self, start_dim, "flatten"), _axis(self, end_dim, "flatten")
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {self.shape}")
+        return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1:])
+
+    def squeeze(self, axis=None):
+        """Drop axes of size 1 (all of them, or those in ``axis``), like ``np.squeeze``.
+
+        Example:
+            >>> Tensor.zeros(1, 3, 1).squeeze().shape, Tensor.zeros(1, 3, 1).squeeze(0).shape
+            ((3,), (3, 1))
+        """
+        drop = [i for i, n in enumerate(self.shape) if n == 1] if axis is None else \
+            [_axis(self, a, "squeeze") for a in np.atleast_1d(axis)]
+        if any(self.shape[a] != 1 for a in drop):
+            raise ValueError(f"squeeze: axes {drop} of shape {self.shape} are not all of size 1")
+        return self.reshape(tuple(n for i, n in enumerate(self.shape) if i not in drop))
+
+    def unsqueeze(self, axis):
+        """A new axis of size 1 at position ``axis`` (``expand_dims`` is the numpy name).
+
+        Example:
+            >>> Tensor.zeros(3).unsqueeze(0).shape, Tensor.zeros(3).unsqueeze(-1).shape
+            ((1, 3), (3, 1))
+        """
+        return self.reshape(np.expand_dims(np.broadcast_to(0, self.shape), axis).shape)
+
+    expand_dims = unsqueeze
+
+    def permute(self, *axes):
+        """Reorder the axes, PyTorch's name for ``transpose(axes)``. ``Tensor.zeros(2, 3, 4).permute(2, 0, 1).shape == (4, 2, 3)``."""
+        return self.transpose(*axes)
+
+    def swapaxes(self, axis1, axis2):
+        """Exchange two axes. ``Tensor.zeros(2, 3, 4).swapaxes(0, 2).shape == (4, 3, 2)``."""
+        a, b = _axis(self, axis1, "swapaxes"), _axis(self, axis2, "swapaxes")
+        return self.transpose([{a: b, b: a}.get(i, i) for i in range(self.ndim)])
+
+    def moveaxis(self, source, destination):
+        """Move axes to new positions, the rest keeping their order, like ``np.moveaxis``.
+
+        Example:
+            >>> Tensor.zeros(2, 3, 4).moveaxis(0, -1).shape
+            (3, 4, 2)
+        """
+        source = [_axis(self, a, "moveaxis") for a in np.atleast_1d(source)]
+        destination = [_axis(self, a, "moveaxis") for a in np.atleast_1d(destination)]
+        if len(source) != len(destination):
+            raise ValueError(f"moveaxis: {len(source)} source axes but {len(destination)} destinations")
+        order = [a for a in range(self.ndim) if a not in source]
+        for dest, src in sorted(zip(destination, source)):  # numpy's own construction
+            order.insert(dest, src)
+        return self.transpose(order)
+
+    def broadcast_to(self, *shape):
+        """The tensor copied along new or size-1 axes to ``shape``, like ``np.broadcast_to``;
+        composed as ``self + zeros(shape)``, whose backward sums the copies' gradients.
+
+        Example:
+            >>> Tensor([1.0, 2.0]).broadcast_to(3, 2).data
+            array([[1., 2.],
+                   [1., 2.],
+                   [1., 2.]], dtype=float32)
+        """
+        shape = _shape_arg(shape)
+        if len(shape) < self.ndim or any(n not in (1, m) for n, m in zip(self.shape[::-1], shape[::-1])):
+            raise ValueError(f"broadcast_to: shape {self.shape} cannot be broadcast to {shape}")
+        return self + self._constant(np.zeros(shape, dtype=self.dtype), "zeros")
+
+    def expand(self, *shape):
+        """PyTorch's ``broadcast_to``, where -1 keeps an axis's size. ``Tensor.zeros(3, 1).expand(-1, 4).shape == (3, 4)``."""
+        shape = _shape_arg(shape)
+        lead = len(shape) - self.ndim
+        return self.broadcast_to(tuple(self.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(shape)))
+
+    def repeat(self, repeats, axis=None):
+        """Repeat each element ``repeats`` times along ``axis`` (None: flattened), like ``np.repeat``;
+        ``repeats`` may be a list, one count per element. (PyTorch's ``repeat`` is ``tile``.)
+
+        Example:
+            >>> Tensor([1.0, 2.0]).repeat(2).data
+            array([1., 1., 2., 2.], dtype=float32)
+        """
+        x, axis = (self.reshape(-1), 0) if axis is None else (self, _axis(self, axis, "repeat"))
+        picks = np.repeat(np.arange(x.shape[axis]), repeats)
+        return x[(slice(None),) * axis + (picks,)]
+
+    def tile(self, *reps):
+        """The whole tensor repeated ``reps`` times along each axis, like ``np.tile``.
+
+        Example:
+            >>> Tensor([1.0, 2.0]).tile(2).data
+            array([1., 2., 1., 2.], dtype=float32)
+        """
+        reps = _shape_arg(reps)
+        ndim = max(len(reps), self.ndim)
+        reps, shape = (1,) * (ndim - len(reps)) + reps, (1,) * (ndim - self.ndim) + self.shape
+        # each axis n becomes (1, n), is broadcast to (r, n), and the pair is merged to r * n
+        paired = self.reshape(tuple(d for n in shape for d in (1, n)))
+        copies = paired.broadcast_to(tuple(d for r, n in zip(reps, shape) for d in (r, n)))
+        return copies.reshape(tuple(r * n for r, n in zip(reps, shape)))
+
+    def pad(self, pad_width, value=0.0):
+        """Surround with a constant: ``pad_width`` is numpy's ((before, after), ...) per axis,
+        one (before, after) for all axes, or one number; composed with ``concatenate``.
+
+        Example:
+            >>> Tensor([[1.0]]).pad(1).data
+            array([[0., 0., 0.],
+                   [0., 1., 0.],
+                   [0., 0., 0.]], dtype=float32)
+        """
+        widths = np.asarray(pad_width)
+        if widths.dtype.kind not in "iu" or np.any(widths < 0) or widths.size not in (1, 2, 2 * self.ndim):
+            raise ValueError(f"pad: pad_width {pad_width!r} for shape {self.shape}: give whole numbers >= 0, "
+                             "one (before, after) pair per axis, one pair for all, or one number")
+        out = self
+        for axis, widths_here in enumerate(np.broadcast_to(widths.reshape(-1, 2) if widths.ndim else widths, (self.ndim, 2))):
+            sides = [self._constant(np.full(out.shape[:axis] + (int(w),) + out.shape[axis + 1:], value, self.dtype), "pad")
+                     for w in widths_here]
+            out = concatenate([sides[0], out, sides[1]], axis=axis)
+        return out
+
+    def split(self, indices_or_sections, axis=0):
+        """Pieces along ``axis``, like ``np.split``: n equal sections, or cuts at the given indices.
+
+        Example:
+            >>> [t.data for t in Tensor([1.0, 2.0, 3.0]).split([1])]
+            [array([1.], dtype=float32), array([2., 3.], dtype=float32)]
+        """
+        axis = _axis(self, axis, "split")
+        try:
+            sizes = [len(p) for p in np.split(np.arange(self.shape[axis]), indices_or_sections)]
+        except ValueError as error:
+            raise ValueError(f"split of shape {self.shape} along axis {axis}: {error}") from None
+        starts = np.cumsum([0] + sizes)
+        return [self[(slice(None),) * axis + (slice(int(a), int(b)),)] for a, b in zip(starts[:-1], starts[1:])]
+
+    def chunk(self, chunks, axis=0):
+        """``chunks`` pieces of ceil(n / chunks) along ``axis`` (the last may be smaller), as in PyTorch.
+
+        Example:
+            >>> [t.shape for t in Tensor.zeros(5).chunk(2)]
+            [(3,), (2,)]
+        """
+        if whole_number(chunks) is None or chunks < 1:
+            raise ValueError(f"chunk: chunks must be a whole number >= 1, got {chunks!r}")
+        size = max(-(-self.shape[_axis(self, axis, "chunk")] // chunks), 1)
+        return self.split(list(range(size, self.shape[axis], size)), axis=axis)
 
     # ------------------------------------------------------------------ comparisons
     # ==, !=, <, <=, >, >= compare elementwise, with broadcasting, and give a bool tensor with
@@ -651,10 +1056,7 @@ def concatenate(tensors, axis=0):
     tensors = list(tensors)
     if not tensors:
         raise ValueError("concatenate needs at least one tensor")
-    first = next((t for t in tensors if isinstance(t, Tensor)), None)
-    if first is None:
-        raise TypeError("concatenate needs at least one Tensor among its inputs")
-    return autograd.Concatenate.apply(*[first._lift(t, "concatenate") for t in tensors], axis=axis)
+    return autograd.Concatenate.apply(*_tensors(tensors, "concatenate"), axis=axis)
 
 
 def stack(tensors, axis=0):
@@ -682,3 +1084,122 @@ def stack(tensors, axis=0):
         t = first._lift(t, "stack")
         expanded.append(t.reshape(t.shape[:axis] + (1,) + t.shape[axis:]))
     return concatenate(expanded, axis=axis)
+
+
+def where(cond, a, b):
+    """``a`` where ``cond`` is true, else ``b`` (all three broadcast); gradients flow to a and b.
+
+    ``cond`` is a boolean Tensor (``x > 0`` on tensors) or numpy array (``x.data > 0``); it gets
+    no gradient. The branch not taken never reaches the result, and gets a zero gradient; but
+    its own backward still runs, so ``where(x > 0, x.log(), 0)`` has a NaN slope at x = 0
+    (0 / 0 inside log, as in PyTorch). Keep such values out of the op as well:
+    ``where(x > 0, where(x > 0, x, 1.0).log(), 0)``.
+
+    Example:
+        >>> from tinygrad_ae import Tensor, where
+        >>> x = Tensor([-1.0, 2.0])
+        >>> where(x.data > 0, x, 0.0).data
+        array([0., 2.], dtype=float32)
+    """
+    first = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
+    if first is None:
+        raise TypeError("where needs a Tensor for a or b")
+    # a shape mismatch is reported by Function.apply as "Where of shapes ...", naming all three
+    return autograd.Where.apply(first._lift(a, "where"), first._lift(b, "where"), cond=_mask(cond))
+
+
+def outer(a, b):
+    """The outer product of two vectors (flattened first, like ``np.outer``): ``a[i] * b[j]``.
+
+    Example:
+        >>> from tinygrad_ae import Tensor, outer
+        >>> outer(Tensor([1.0, 2.0]), Tensor([1.0, 10.0])).data
+        array([[ 1., 10.],
+               [ 2., 20.]], dtype=float32)
+    """
+    a = a if isinstance(a, Tensor) else b._lift(a, "outer")
+    return a.reshape(-1, 1) * a._lift(b, "outer").reshape(1, -1)
+
+
+def hstack(tensors):
+    """Join along the second axis (the first for 1-D tensors), like ``np.hstack``.
+
+    Example:
+        >>> from tinygrad_ae import Tensor, hstack
+        >>> hstack([Tensor.ones(2, 1), Tensor.zeros(2, 2)]).shape
+        (2, 3)
+    """
+    tensors = [t if t.ndim else t.reshape(1) for t in _tensors(tensors, "hstack")]
+    return concatenate(tensors, axis=0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    """Join along the first axis, 1-D tensors as rows, like ``np.vstack``.
+
+    Example:
+        >>> from tinygrad_ae import Tensor, vstack
+        >>> vstack([Tensor.ones(3), Tensor.zeros(3)]).shape
+        (2, 3)
+    """
+    return concatenate([t.reshape(1, -1) if t.ndim < 2 else t for t in _tensors(tensors, "vstack")], axis=0)
+
+
+def _tensors(tensors, op):
+    """Every item as a Tensor (arrays join as constants in the first tensor's dtype)."""
+    tensors = list(tensors)
+    first = next((t for t in tensors if isinstance(t, Tensor)), None)
+    if first is None:
+        raise TypeError(f"{op} needs at least one Tensor among its inputs")
+    return [first._lift(t, op) for t in tensors]
+
+
+def einsum(subscripts, *operands):
+    """Einstein summation for one or two operands, e.g. ``"ij,jk->ik"``, ``"bij,bjk->bik"``,
+    ``"i,j->ij"``, ``"ij->ji"``: written as sums, transposes, reshapes and one matmul.
+
+    Letters that appear in only one operand and not in the output are summed first; then the
+    letters of both operands are sorted into batch axes (kept), contracted axes (summed by
+    the matmul) and each side's own axes. Repeated letters within one operand (traces,
+    diagonals) and ``...`` are not supported.
+
+    Example:
+        >>> from tinygrad_ae import Tensor, einsum
+        >>> einsum("ij,jk->ik", Tensor.ones(2, 3), Tensor.ones(3, 4)).shape
+        (2, 4)
+        >>> einsum("bi,bi->b", Tensor([[1.0, 2.0]]), Tensor([[3.0, 4.0]])).data
+        array([11.], dtype=float32)
+    """
+    inputs, arrow, output = subscripts.replace(" ", "").partition("->")
+    inputs, tensors, sizes = inputs.split(","), _tensors(operands, "einsum"), {}
+    letters = "".join(inputs)
+    if not arrow:  # numpy's implicit output: the letters used once, in alphabetical order
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    if not 1 <= len(operands) == len(inputs) <= 2 or set(output) - set(letters) or len(set(output)) != len(output):
+        raise ValueError(f"einsum {subscripts!r}: one or two operands (got {len(operands)}), and each output "
+                         "letter once and in an input")
+    for term, t in zip(inputs, tensors):
+        if len(term) != t.ndim or len(set(term)) != len(term) or not term.isalpha():
+            raise ValueError(f"einsum {subscripts!r}: subscripts {term!r} for an operand of shape {t.shape} "
+                             "(one distinct letter per axis; no '...')")
+        for c, n in zip(term, t.shape):
+            if sizes.setdefault(c, n) != n:
+                raise ValueError(f"einsum {subscripts!r}: letter {c!r} is size {sizes[c]} in one place and {n} in another")
+    # sum away each operand's letters that go nowhere else
+    for i, term in enumerate(inputs):
+        elsewhere = output + "".join(inputs[:i] + inputs[i + 1:])
+        gone = tuple(k for k, c in enumerate(term) if c not in elsewhere)
+        if gone:
+            tensors[i] = tensors[i].sum(axis=gone)
+            inputs[i] = "".join(c for c in term if c in elsewhere)
+    if len(tensors) == 1:
+        return tensors[0].transpose([inputs[0].index(c) for c in output])
+    (a, b), (ta, tb) = tensors, inputs
+    batch, contract = [c for c in ta if c in tb and c in output], [c for c in ta if c in tb and c not in output]
+    own_a, own_b = [c for c in ta if c not in tb], [c for c in tb if c not in ta]
+
+    def as_matrices(t, term, rows, columns):  # the batch axes, then rows x columns
+        size = [int(np.prod([sizes[c] for c in group], dtype=np.int64)) for group in (batch, rows, columns)]
+        return t.transpose([term.index(c) for c in batch + rows + columns]).reshape(size)
+    order = batch + own_a + own_b
+    result = (as_matrices(a, ta, own_a, contract) @ as_matrices(b, tb, contract, own_b)).reshape(tuple(sizes[c] for c in order))
+    return result.transpose([order.index(c) for c in output])

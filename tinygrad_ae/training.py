@@ -197,9 +197,10 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
         jit: replay a compiled :func:`train_step` (``jit.py``; the same numbers, faster);
             False runs every step eagerly.
 
-    Every step is :func:`train_step`, compiled by :func:`~tinygrad_ae.jit` unless ``jit=False``
-    (a step that does not compile, e.g. a loss whose ops depend on the data, warns and runs
-    eagerly). Around it, and only while it runs, ``fit`` keeps freed
+    ``fit`` trains in training mode (``model.train()``) and gives the model back in the mode
+    it found. Every step is :func:`train_step`, compiled by :func:`~tinygrad_ae.jit` unless
+    ``jit=False`` (a step that does not compile, e.g. a loss whose ops depend on the data, warns
+    and runs eagerly). Around it, and only while it runs, ``fit`` keeps freed
     memory for reuse (``_support/memory.py``) and limits BLAS threads; both are undone when
     it returns. Ctrl-C stops after the current step: the model stays usable and
     ``history.interrupted`` is True. Arguments are checked before training starts.
@@ -229,6 +230,9 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
     def step(xb, yb):
         return train_step(model, guarded, xb, yb, loss)
     step = compiled(step, fallback=True) if jit else step
+    was_training = getattr(model, "training", True)
+    if hasattr(model, "train"):  # Dropout drops and BatchNorm learns its statistics (evaluate switches to eval)
+        model.train()
     with _StopOnCtrlC() as stop, limit_blas_threads(blas_threads), keep_freed_memory():
         for epoch in range(1, epochs + 1):
             if rates is not None:
@@ -254,6 +258,8 @@ def fit(model, data, y=None, *, epochs: int = 10, loss="mse", optimizer=None, ba
             saver.save(model, epoch, history)
             if show_lines:
                 _print_epoch(history, epoch, epochs, optimizer.lr)
+    if hasattr(model, "train"):
+        model.train(was_training)
     _report_stop(history, show_lines)
     return history
 
