@@ -180,7 +180,7 @@ def test_a_few_unlisted_arrays_are_named_in_a_short_message(tmp_path):
 @pytest.mark.parametrize("layers, message", [
     ([], "no layers"),
     ([{"type": "Dense", "in_features": 2, "out_features": 3, "activation": None}], "activation None"),
-    ([{"type": "Dense", "in_features": 2, "out_features": 3, "activation": "swish"}], "unknown activation 'swish'"),
+    ([{"type": "Dense", "in_features": 2, "out_features": 3, "activation": "wobble"}], "unknown activation 'wobble'"),
     ([{"type": "Conv2d", "in_features": 2, "out_features": 3, "activation": "relu"}], "not a Dense layer"),
     ([{"type": "Dense", "in_features": True, "out_features": 3, "activation": "relu"}], "whole numbers"),
     ("Dense", "no layers"),
