@@ -13,8 +13,9 @@ The modules, in reading order (each opens with a paragraph saying what it is):
 ``tensor``      ``Tensor``: an array that records how it was computed
 ``autograd``    every derivative the package knows, and the walk behind ``backward()``
 ``gradcheck``   checking a gradient against central differences
-``layers``      ``Dense`` and its activations, built from tensor ops
-``nn``          ``MLP``: layers in a row, printed, drawn, saved and loaded
+``conv``        convolution as windows + one matmul; pooling, upsampling, padding
+``layers``      ``Dense``, ``Conv2D`` and friends, built from tensor ops
+``nn``          ``MLP`` and ``Sequential``: layers in a row, printed, drawn, saved and loaded
 ``losses``      ``mse``, ``bce``, ``cross_entropy``
 ``optim``       ``SGD`` and ``Adam``
 ``training``    ``train_step`` (the four lines) and ``fit`` (the loop around them)
@@ -37,8 +38,10 @@ Example:
 from .tensor import Tensor, concatenate, stack
 from .autograd import Function, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck
-from .layers import Activation, Dense
-from .nn import MLP
+from .conv import avg_pool2d, conv2d, max_pool2d, pad2d, upsample2d
+from .layers import (Activation, Conv2D, Dense, DepthToSpace, Flatten, MaxPool2D, Reshape, Residual,
+                     SpaceToDepth, Upsample2D)
+from .nn import MLP, Sequential, load_model
 from .losses import bce, cross_entropy, mse
 from .optim import SGD, Adam, FusedAdam
 from .training import History, fit, train_step
@@ -56,9 +59,24 @@ __all__ = [
     "is_grad_enabled",
     "gradcheck",
     "GradcheckError",
+    "conv2d",
+    "max_pool2d",
+    "avg_pool2d",
+    "upsample2d",
+    "pad2d",
     "Dense",
     "Activation",
+    "Conv2D",
+    "MaxPool2D",
+    "Upsample2D",
+    "Reshape",
+    "Flatten",
+    "SpaceToDepth",
+    "DepthToSpace",
+    "Residual",
     "MLP",
+    "Sequential",
+    "load_model",
     "mse",
     "bce",
     "cross_entropy",
