@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from tinygrad_ae import (MLP, Conv2D, Dataset, Dense, DepthToSpace, Flatten, FusedAdam, History, Reshape, Residual,
-                         Sequential, SpaceToDepth)
+                         Sequential, SpaceToDepth, load_model)
 from tinygrad_ae._support.files import atomic_write_bytes
 from tinygrad_ae.dataset import NOISE_KINDS
 from tinygrad_ae.metrics import TEST_STDS, denoising_scores
@@ -56,7 +56,11 @@ def parse_args(argv):
     parser.add_argument("--minutes", type=float, default=None, help="stop after the epoch that passes this time")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3, help="initial learning rate")
+    parser.add_argument("--train-size", type=int, default=60000)
+    parser.add_argument("--test-size", type=int, default=10000, help="test images scored (the README uses all 10000)")
     parser.add_argument("--seed", type=int, default=0, help="weights, shuffling and noise")
+    parser.add_argument("--resume", type=Path, default=None,
+                        help="go on from a saved checkpoint (the Adam moments start afresh); --epochs 0 only scores it")
     parser.add_argument("--out", type=Path, default=None, help="model path without suffix (default models/<name>)")
     return parser.parse_args(argv)
 
@@ -64,12 +68,14 @@ def parse_args(argv):
 def main(argv=None) -> dict:
     args = parse_args(argv)
     out = args.out or ROOT / "models" / NAMES[args.arch]
-    dataset = Dataset(name="mnist", batch_size=args.batch_size, seed=args.seed)
-    model = build(args.arch, args.seed)
+    dataset = Dataset(name="mnist", train_size=args.train_size, test_size=args.test_size,
+                      batch_size=args.batch_size, seed=args.seed)
+    model = load_model(args.resume) if args.resume else build(args.arch, args.seed)
     optimizer = FusedAdam(model.parameters(), lr=args.lr)
     print(model.summary())
 
-    history, started = History(train_loss=[], test_loss=[], seconds=[], lr=[]), time.perf_counter()
+    history = History(model.metadata.get("history", dict(train_loss=[], test_loss=[], seconds=[], lr=[])))
+    started = time.perf_counter()
     for epoch in range(args.epochs):
         optimizer.lr = args.lr * 0.5 * (1 + math.cos(math.pi * epoch / args.epochs))  # cosine decay
         one = model.fit(dataset, epochs=1, optimizer=optimizer, autoencoder=True, noise=TRAIN_NOISE, verbose=False)
@@ -80,17 +86,19 @@ def main(argv=None) -> dict:
         model.save(out, metadata={"unfinished": True, "history": dict(history)})  # a checkpoint
         if one.interrupted or (args.minutes and time.perf_counter() - started > 60 * args.minutes):
             break
-    wall = time.perf_counter() - started
+    wall = sum(history["seconds"])
 
     x_test, _ = dataset.test
     record = {
         "architecture": model.summary(),
         "parameters": model.num_parameters,
+        "test_images": args.test_size,
         "training": {
             "command": " ".join(["python examples/train_denoisers.py", *(argv if argv is not None else sys.argv[1:])]),
-            "data": f"MNIST train, 60000 images, Gaussian noise std uniform in {list(TRAIN_NOISE)} per image, clipped",
+            "data": f"MNIST train, {args.train_size} images, Gaussian noise std uniform in {list(TRAIN_NOISE)} per image, clipped",
             "loss": "mse", "optimizer": "FusedAdam", "lr": args.lr, "lr_schedule": "cosine decay over the epochs",
             "batch_size": args.batch_size, "epochs": history.epochs, "seed": args.seed, "wall_seconds": round(wall, 1),
+            "resumed_from": str(args.resume) if args.resume else None,
         },
         # dataset PSNR in dB of the noisy input and the model, per noise kind and level
         "test_psnr": {kind: denoising_scores(model.predict, x_test, levels=TEST_STDS if kind == "gaussian" else (0.1, 0.3),

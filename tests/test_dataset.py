@@ -568,3 +568,10 @@ def test_large_batch_and_chunk_boundaries():
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_batches_take_a_noise_kind(small):
+    (x, y), _ = next(small.batches(autoencoder=True, noise=0.2, noise_kind="masking"))
+    assert ((x == 0) | (x == y)).all() and (x != y).any()
+    with pytest.raises(ValueError, match="unknown noise_kind"):
+        small.batches(noise=0.1, noise_kind="blur")

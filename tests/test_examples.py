@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_ae import MLP, Dataset, Dense, Tensor
+from tinygrad_ae import MLP, Dataset, Dense, Tensor, load_model
 from tinygrad_ae.metrics import PCA, encode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,8 +73,13 @@ def model_path(tmp_path_factory):
 @slow
 def test_denoising_demo_writes_every_picture_and_prints_the_seed_model_text(require_dot, model_path, tmp_path, capsys):
     demo = example("denoising_demo")
-    assert demo.main(["--model", str(model_path), "--out", str(tmp_path), "--seed", "3", "--no-show"]) == 0
+    assert demo.main(["--model", str(model_path), "--out", str(tmp_path), "--seed", "3", "--no-show",
+                      "--test-images", "200"]) == 0
     stdout = capsys.readouterr().out
+    assert "200 test digits, dataset PSNR in dB" in stdout
+    assert re.search(r"\n +0\.1 +22\.\d\d +\d+\.\d\d \([+-]\d+\.\d\d\)", stdout)  # noisy, then each model
+    if (ROOT / "models" / "mnist_denoising_conv.npz").exists():
+        assert "the conv net on each noise kind" in stdout and "salt_pepper" in stdout and "reading:" in stdout
 
     assert str(MLP().load(model_path)) in stdout  # print(autoencoder), the seed's text block
     assert "MULTI LAYER PERCEPTRON (MLP)" in stdout
@@ -109,6 +114,24 @@ def test_pca_2d_keeps_the_two_directions_of_largest_variance():
     points = projection.encode(codes)
     assert points.shape == (500, 2) and projection.variance_share.sum() > 0.99
     np.testing.assert_allclose(np.abs(np.corrcoef(points[:, 0], codes[:, 0])[0, 1]), 1, atol=1e-3)
+
+
+# ---------------------------------------------------------------- train_denoisers.py
+
+
+@real_data
+@pytest.mark.parametrize("arch", ["wide", "conv"])
+def test_train_denoisers_writes_the_model_its_record_and_loss_curve(arch, tmp_path, capsys):
+    out = tmp_path / arch
+    record = example("train_denoisers").main(["--arch", arch, "--epochs", "1", "--train-size", "256",
+                                              "--test-size", "50", "--out", str(out)])
+    loaded = load_model(str(out) + ".npz")
+    assert loaded.metadata["test_psnr"] == record["test_psnr"] == json.loads(out.with_suffix(".json").read_text())["test_psnr"]
+    assert set(record["test_psnr"]) == {"gaussian", "salt_pepper", "masking"}
+    assert list(record["test_psnr"]["gaussian"]) == ["0.1", "0.2", "0.3", "0.5"]
+    assert record["training"]["epochs"] == 1 and record["parameters"] == loaded.num_parameters
+    assert_png(Path(str(out) + "_loss.png"))
+    assert loaded.predict(np.zeros(784, np.float32)).shape == (784,)
 
 
 # ---------------------------------------------------------------- compute_graph.py

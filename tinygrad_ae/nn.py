@@ -23,7 +23,7 @@ from .layers import Dense, layer_from_config
 from .losses import get_loss
 from .tensor import Tensor
 from .training import fit
-from .viz import draw_architecture, render
+from .viz import draw_architecture, draw_feature_maps, render
 
 TITLE = " MULTI LAYER PERCEPTRON (MLP) ".center(70, "-")  # the seed's header line
 
@@ -451,6 +451,30 @@ class Sequential:
 
     __str__ = summary
 
+    def plotGraph(self, filename: str = "", title: str | None = None):
+        """The feature maps after each layer, drawn as stacks: input red, inside blue, output green.
+
+        A ``Residual`` block is drawn step by step, ending in "+ input". Returns a
+        ``graphviz.Digraph``; with a ``filename``, also renders it there.
+
+        Example:
+            >>> from tinygrad_ae import Conv2D, Flatten, Reshape
+            >>> model = Sequential([Reshape(1, 4, 4), Conv2D(1, 2, 3), Flatten()], input_shape=(16,))
+            >>> "2 x 4 x 4" in model.plotGraph().source
+            True
+        """
+        captions, shapes = [], [self.shapes()[0]]
+        for layer in self.layers:
+            for caption, shape in _steps(layer, shapes[-1]):
+                captions.append(caption)
+                shapes.append(shape)
+        graph = draw_feature_maps(shapes, captions, title=title)
+        if filename:
+            render(graph, filename)
+        return graph
+
+    plot_graph = plotGraph
+
     def __repr__(self) -> str:
         return f"Sequential({self.layers!r}, input_shape={self.input_shape})"
 
@@ -500,6 +524,18 @@ def _all_layers(layers):
     for layer in layers:
         yield layer
         yield from _all_layers(getattr(layer, "body", []))
+
+
+def _steps(layer, shape):
+    """``[(caption, output shape)]`` of one layer for the picture; a Residual, step by step."""
+    if not hasattr(layer, "body"):
+        return [(_describe(layer).split(" (")[0] if hasattr(layer, "in_channels") else type(layer).__name__,
+                 tuple(layer.output_shape(shape)))]
+    steps, inner = [], shape
+    for part in layer.body:
+        steps += _steps(part, inner)
+        inner = steps[-1][1]
+    return steps + [("+ input (residual)", tuple(shape))]
 
 
 def _describe(layer) -> str:
