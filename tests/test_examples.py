@@ -252,3 +252,34 @@ def test_notebook_runs_top_to_bottom(require_dot, model_path, tmp_path, monkeypa
     images = [output for output in outputs if "image/png" in output.get("data", {})]
     drawings = [output for output in outputs if "image/svg+xml" in output.get("data", {})]
     assert len(images) >= 6 and len(drawings) == 3  # plots; 6-3-6, 784-10-784 and compute graph
+
+
+CONV_NOTEBOOK = EXAMPLES / "convolutional_denoising.ipynb"
+
+
+def test_conv_notebook_is_stored_without_outputs():
+    notebook = json.loads(CONV_NOTEBOOK.read_text(encoding="utf-8"))
+    code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    assert code and all(cell["outputs"] == [] and cell["execution_count"] is None for cell in code)
+
+
+@real_data
+@render
+@slow
+@pytest.mark.skipif(not (ROOT / "models" / "mnist_denoising_conv.npz").exists(), reason="needs the shipped conv model")
+def test_conv_notebook_runs_top_to_bottom(require_dot, tmp_path, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.read(CONV_NOTEBOOK, as_version=4)
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(EXAMPLES)}}).execute()
+    text = "".join(o.get("text", "") for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs)
+    difference = float(re.search(r"largest difference to the loop: (\S+)", text).group(1))
+    assert difference < 1e-5 and "True" in text and "Total params: 39,332" in text
+    assert re.search(r"\n  0\.1 +22\.\d\d +\d+\.\d\d +\d+\.\d\d +\d+\.\d\d", text)
