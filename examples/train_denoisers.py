@@ -61,6 +61,7 @@ def parse_args(argv):
     parser.add_argument("--seed", type=int, default=0, help="weights, shuffling and noise")
     parser.add_argument("--resume", type=Path, default=None,
                         help="go on from a saved checkpoint (the Adam moments start afresh); --epochs 0 only scores it")
+    parser.add_argument("--note", default=None, help="a sentence for the record (e.g. why a run stopped early)")
     parser.add_argument("--out", type=Path, default=None, help="model path without suffix (default models/<name>)")
     return parser.parse_args(argv)
 
@@ -98,7 +99,7 @@ def main(argv=None) -> dict:
             "data": f"MNIST train, {args.train_size} images, Gaussian noise std uniform in {list(TRAIN_NOISE)} per image, clipped",
             "loss": "mse", "optimizer": "FusedAdam", "lr": args.lr, "lr_schedule": "cosine decay over the epochs",
             "batch_size": args.batch_size, "epochs": history.epochs, "seed": args.seed, "wall_seconds": round(wall, 1),
-            "resumed_from": str(args.resume) if args.resume else None,
+            "resumed_from": str(args.resume) if args.resume else None, "note": args.note,
         },
         # dataset PSNR in dB of the noisy input and the model, per noise kind and level
         "test_psnr": {kind: denoising_scores(model.predict, x_test, levels=TEST_STDS if kind == "gaussian" else (0.1, 0.3),

@@ -437,15 +437,26 @@ class Sequential:
         Example:
             >>> from tinygrad_ae import Dense
             >>> print(Sequential([Dense(4, 2)]).summary().splitlines()[2])
-            layer1  Dense 4 -> 2 (ReLU)  (None, 2)           10
+            layer1  Dense 4 -> 2 (ReLU)  (None, 2)          10
         """
-        kinds = [_describe(layer) for layer in self.layers]
-        shapes = [str((None,) + s) for s in self.shapes()[1:]]
-        width, shape_width = max([4] + [len(k) for k in kinds]), max([12] + [len(s) for s in shapes])
+        # (name, kind, output shape, parameters); a Residual's body gets indented rows of its own
+        entries, shape = [], self.shapes()[0]
+        for i, layer in enumerate(self.layers, 1):
+            if hasattr(layer, "body"):
+                entries.append((f"layer{i}", "Residual: x + body(x)", layer.output_shape(shape), layer.num_parameters))
+                inner = shape
+                for j, part in enumerate(layer.body, 1):
+                    inner = part.output_shape(inner)
+                    entries.append((f"  .{j}", "  " + _describe(part), inner, part.num_parameters))
+            else:
+                entries.append((f"layer{i}", _describe(layer), layer.output_shape(shape), layer.num_parameters))
+            shape = layer.output_shape(shape)
+        width = max([4] + [len(e[1]) for e in entries])
+        shape_width = max([12] + [len(str((None,) + tuple(e[2]))) for e in entries])
         header = f"{'Layer':<7} {'Type':<{width}}  {'Output shape':<{shape_width}} {'Params':>8}"
         rows = [header, "=" * len(header)]
-        for i, (layer, kind, shape) in enumerate(zip(self.layers, kinds, shapes), 1):
-            rows.append(f"{'layer' + str(i):<7} {kind:<{width}}  {shape:<{shape_width}} {layer.num_parameters:>8}")
+        for name, kind, out, count in entries:
+            rows.append(f"{name:<7} {kind:<{width}}  {str((None,) + tuple(out)):<{shape_width}} {count:>8}")
         rows += ["=" * len(header), f"Total params: {self.num_parameters:,}"]
         return "\n".join(rows)
 
@@ -545,8 +556,6 @@ def _describe(layer) -> str:
     if hasattr(layer, "in_channels"):
         return (f"Conv2D {layer.in_channels} -> {layer.out_channels}, "
                 f"{layer.kernel_size[0]}x{layer.kernel_size[1]} ({layer.activation.name})")
-    if hasattr(layer, "body"):
-        return f"Residual: x + [{', '.join(_describe(l) for l in layer.body)}]"
     return repr(layer)
 
 
