@@ -101,7 +101,7 @@ def test_blind_denoisers_score_what_their_record_says_and_gain_at_every_std(name
     from tinygrad_ae import load_model
     from tinygrad_ae.metrics import denoising_scores
 
-    x_test, _ = Dataset(train_size=1, test_size=10000).test
+    x_test, _ = Dataset(train_size=1, test_size=record(name).get("test_images", 10000)).test  # the images it was scored on
     recorded = record(name)["test_psnr"]["gaussian"]
     measured = denoising_scores(load_model(name).predict, x_test, levels=[0.1])["0.1"]
     assert measured["denoised"] == pytest.approx(recorded["0.1"]["denoised"], abs=1e-4)
