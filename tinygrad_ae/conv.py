@@ -30,8 +30,13 @@ from .autograd import Function
 from .tensor import Tensor, concatenate
 
 
-def _pair(value, what: str, low: int = 1) -> tuple:
-    """``3 -> (3, 3)``; ``(3, 2)`` stays; anything else is an error that says what was wrong."""
+def as_pair(value, what: str, low: int = 1) -> tuple:
+    """``3 -> (3, 3)``; ``(3, 2)`` stays; anything else is an error that says what was wrong.
+
+    Example:
+        >>> as_pair(3, "kernel"), as_pair([3, 2], "kernel")
+        ((3, 3), (3, 2))
+    """
     pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
     checked = tuple(whole_number(v) for v in pair)
     if len(pair) != 2 or any(v is None or v < low for v in checked):
@@ -96,8 +101,8 @@ def windows(x: Tensor, kernel, stride=1, padding=0) -> Tensor:
         >>> windows(Tensor.zeros(2, 3, 5, 5), kernel=3, padding=1).shape
         (2, 5, 5, 3, 3, 3)
     """
-    return Windows.apply(x, kernel=_pair(kernel, "kernel"), stride=_pair(stride, "stride"),
-                         padding=_pair(padding, "padding", low=0))
+    return Windows.apply(x, kernel=as_pair(kernel, "kernel"), stride=as_pair(stride, "stride"),
+                         padding=as_pair(padding, "padding", low=0))
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0) -> Tensor:
@@ -170,7 +175,7 @@ def upsample2d(x: Tensor, scale) -> Tensor:
         array([[[[1., 1., 2., 2.],
                  [1., 1., 2., 2.]]]], dtype=float32)
     """
-    sh, sw = _pair(scale, "scale")
+    sh, sw = as_pair(scale, "scale")
     n, c, h, w = x.shape
     blocks = x.reshape(n, c, h, 1, w, 1) * np.ones((sh, 1, sw), dtype=x.dtype)
     return blocks.reshape(n, c, h * sh, w * sw)
@@ -187,7 +192,7 @@ def pad2d(x: Tensor, padding) -> Tensor:
                [0., 1., 1., 0.],
                [0., 0., 0., 0.]], dtype=float32)
     """
-    ph, pw = _pair(padding, "padding", low=0)
+    ph, pw = as_pair(padding, "padding", low=0)
     *lead, h, w = x.shape
     if pw:
         side = Tensor.zeros(*lead, h, pw, dtype=x.dtype)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._support.checks import whole_number
-from .conv import _pair, conv2d, max_pool2d, upsample2d
+from .conv import as_pair, conv2d, max_pool2d, upsample2d
 from .tensor import Tensor
 
 
@@ -217,9 +217,9 @@ class Conv2D(Layer):
             if whole_number(value) is None or value < 1:
                 raise ValueError(f"Conv2D needs a positive whole number for {label}, got {value!r}")
         self.in_channels, self.out_channels = whole_number(in_channels), whole_number(out_channels)
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = _pair(stride, "stride")
-        self.padding = tuple(k // 2 for k in self.kernel_size) if padding == "same" else _pair(padding, "padding", low=0)
+        self.kernel_size = as_pair(kernel_size, "kernel_size")
+        self.stride = as_pair(stride, "stride")
+        self.padding = tuple(k // 2 for k in self.kernel_size) if padding == "same" else as_pair(padding, "padding", low=0)
         self.activation = get_activation(activation)
         rng = np.random.default_rng(seed)
         fan_in, fan_out = (self.in_channels * int(np.prod(self.kernel_size)),
@@ -262,8 +262,8 @@ class MaxPool2D(Layer):
     """
 
     def __init__(self, kernel_size=2, stride=None):
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = self.kernel_size if stride is None else _pair(stride, "stride")
+        self.kernel_size = as_pair(kernel_size, "kernel_size")
+        self.stride = self.kernel_size if stride is None else as_pair(stride, "stride")
 
     def forward(self, x: Tensor) -> Tensor:
         """``max_pool2d(x, kernel_size, stride)``."""
@@ -288,7 +288,7 @@ class Upsample2D(Layer):
     """
 
     def __init__(self, scale=2):
-        self.scale = _pair(scale, "scale")
+        self.scale = as_pair(scale, "scale")
 
     def forward(self, x: Tensor) -> Tensor:
         """``upsample2d(x, scale)``."""
@@ -367,7 +367,7 @@ class SpaceToDepth(Layer):
     """
 
     def __init__(self, block=2):
-        self.block = _pair(block, "block")[0]
+        self.block = as_pair(block, "block")[0]
 
     def forward(self, x: Tensor) -> Tensor:
         """Reshape and transpose: the patch's rows and columns move next to the channels."""
