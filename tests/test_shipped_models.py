@@ -110,5 +110,5 @@ def test_blind_denoisers_score_what_their_record_says_and_gain_at_every_std(name
 
 
 def test_the_conv_net_beats_the_wide_mlp_at_light_noise():
-    conv, wide = (record(name)["test_psnr"]["gaussian"]["0.1"]["denoised"] for name in BLIND)
+    wide, conv = (record(name)["test_psnr"]["gaussian"]["0.1"]["denoised"] for name in BLIND)
     assert conv > wide
