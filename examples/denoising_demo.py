@@ -8,11 +8,13 @@ What it shows, in order (every picture is written to ``--out``, default ``exampl
    and its architecture ``architecture_784_10_784.svg`` (named after the layer sizes).
 3. ``demo_single.png``: one shuffled test digit with noise (std 0.1), the model's prediction,
    and the clean original, with their MSE and PSNR printed.
-4. ``denoising_grid.png``: ten test digits, clean, noisy and denoised at noise levels
-   0.1, 0.2, 0.3 and 0.5, with the whole test set's PSNR per level printed as a table.
-   (PSNR = 10 log10(1 / MSE) in dB, higher is better. A 10-number code blurs the strokes, so
-   at light noise the output can be further from the original than the noisy input is; the
-   denoiser wins clearly at heavier noise.)
+4. ``denoising_grid.png``: the real denoisers side by side. Ten test digits at noise std
+   0.1, 0.2, 0.3 and 0.5, with rows noisy / the seed's model / the wide MLP / the conv net,
+   and a table of each one's PSNR and gain over the noisy input (dataset PSNR,
+   10 log10(1 / MSE) over all pixels of ``--test-images`` test digits, higher is better),
+   then the conv net on each noise kind (Gaussian, salt-and-pepper, masking). The seed's
+   10-number code blurs the strokes, so its output is further from the original than the
+   noisy input; the blind denoisers (trained at every std in [0, 0.5]) remove the noise.
 5. ``latent_space.png``: the 10-number codes the encoder gives the test digits, projected to
    2-D with PCA and coloured by digit, and each digit's mean code: what the bottleneck learned.
 
@@ -38,12 +40,12 @@ import sys
 import numpy as np
 
 import _common
-from tinygrad_ae import MLP, Dataset, Dense, GraphvizNotFoundError
-from tinygrad_ae.dataset import add_noise
-from tinygrad_ae.metrics import PCA, bottleneck_layers, encode, mean_psnr, mean_squared_error, psnr
+from tinygrad_ae import MLP, Dataset, Dense, GraphvizNotFoundError, load_model
+from tinygrad_ae.dataset import NOISE_KINDS, add_noise
+from tinygrad_ae.metrics import PCA, TEST_NOISE_SEED, TEST_STDS, bottleneck_layers, denoising_scores, encode, mean_squared_error, psnr
 
 DEFAULT_MODEL = "mnist_denoising_autoencoder"
-GRID_NOISE_LEVELS = (0.1, 0.2, 0.3, 0.5)
+DENOISERS = {"wide MLP": "mnist_denoising_wide", "conv net": "mnist_denoising_conv"}  # shipped, blind
 
 
 def parse_args(argv=None):
@@ -56,6 +58,8 @@ def parse_args(argv=None):
                         help="shuffle seed: which test digits are drawn and their noise (default: random)")
     parser.add_argument("--noise", type=float, default=0.1,
                         help="noise std of the single-digit demo, as in the notebook (default: %(default)s)")
+    parser.add_argument("--test-images", type=int, default=1000,
+                        help="test digits the denoisers are scored on (default: %(default)s; the README uses 10000)")
     _common.add_output_options(parser)
     return parser.parse_args(argv)
 
@@ -105,49 +109,31 @@ def plot_single(noisy, prediction, clean, noise):
     return fig
 
 
-def pick_one_of_each_digit(labels, rng) -> np.ndarray:
-    """Indices of one random test image of each digit 0..9, in digit order."""
-    return np.array([rng.choice(np.flatnonzero(labels == digit)) for digit in range(10)])
-
-
-def test_set_scores(model, images, noise_levels, rng):
-    """For each noise level: the noisy images, their predictions, and the mean PSNR of both."""
-    results = []
-    for noise in noise_levels:
-        noisy = add_noise(images, noise, rng)
-        denoised = model.predict(noisy)
-        results.append({"noise": noise, "noisy": noisy, "denoised": denoised,
-                         "psnr_noisy": mean_psnr(noisy, images),
-                         "psnr_denoised": mean_psnr(denoised, images)})
-    return results
-
-
-def plot_grid(clean, results, chosen):
-    """Rows: clean, then noisy and denoised per noise level; columns: one digit each."""
+def plot_grid(clean, noisy, denoised, chosen):
+    """For each noise std: a row of noisy digits, then one row per model; columns: one digit each."""
     import matplotlib.pyplot as plt
 
-    rows = [("clean", clean[chosen])]
-    for r in results:
-        rows.append((f"noisy {r['noise']:g}\n{r['psnr_noisy']:.1f} dB", r["noisy"][chosen]))
-        rows.append((f"denoised\n{r['psnr_denoised']:.1f} dB", r["denoised"][chosen]))
-    height = 1.0 * len(rows) + 0.7  # 0.7 inch for the title
-    fig, axes = plt.subplots(len(rows), len(chosen), figsize=(1.0 * len(chosen) + 1.2, height),
+    rows = [("clean", clean[chosen], "#888888")]
+    for std in noisy:
+        rows.append((f"noisy {std:g}\n{psnr(noisy[std], clean):.1f} dB", noisy[std][chosen], "#b85450"))
+        for name, outputs in denoised.items():
+            rows.append((f"{name}\n{psnr(outputs[std], clean):.1f} dB", outputs[std][chosen], "#82b366"))
+    height = 0.85 * len(rows) + 0.7
+    fig, axes = plt.subplots(len(rows), len(chosen), figsize=(0.85 * len(chosen) + 1.4, height),
                              gridspec_kw={"wspace": 0.05, "hspace": 0.08})
     fig.subplots_adjust(top=1 - 0.75 / height, bottom=0.01)
-    for row, (label, images) in enumerate(rows):
+    for row, (label, images, color) in enumerate(rows):
         for col, image in enumerate(images):
             ax = axes[row, col]
             ax.imshow(image.reshape(28, 28), cmap="gray", vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
-            # Colour the frame: noisy rows red, denoised rows green, so levels read as pairs.
-            color = "#b85450" if label.startswith("noisy") else "#82b366" if label.startswith("denoised") else "#888888"
-            for spine in ax.spines.values():
+            for spine in ax.spines.values():  # noisy rows red, denoised rows green
                 spine.set_edgecolor(color)
                 spine.set_linewidth(1.5)
-        axes[row, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9, labelpad=6)
-    fig.suptitle("Test digits: clean, with Gaussian noise of std 0.1-0.5, and denoised\n"
-                 "(mean PSNR to the clean digits over the whole test set; higher is better)", fontsize=11)
+        axes[row, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8, labelpad=6)
+    fig.suptitle("Test digits with Gaussian noise of std 0.1-0.5, and three denoisers\n"
+                 "(PSNR to the clean digits over the scored test digits; higher is better)", fontsize=11)
     return fig
 
 
@@ -228,20 +214,36 @@ def main(argv=None) -> int:
     print(f"  prediction  vs clean: MSE {mean_squared_error(prediction, clean):.5f}  PSNR {psnr(prediction, clean):5.2f} dB")
     _common.save_figure(plot_single(inputImage, prediction, clean, args.noise), out / "demo_single.png")
 
-    # 4. Many digits at several noise levels, scored on the whole test set.
+    # 4. The real denoisers side by side, on the same noisy test digits.
     images, labels = Dataset(name="mnist", train_size=1, test_size=10000).test
     rng = np.random.default_rng(seed)
-    results = test_set_scores(autoencoder, images, GRID_NOISE_LEVELS, rng)
-    print(f"whole test set ({len(images):,} digits), mean PSNR to the clean digit:")
-    print("  noise std   noisy input   denoised   gain")
-    # Noise 0: clean digits in, to see what squeezing them through the bottleneck alone loses.
-    floor = mean_psnr(autoencoder.predict(images), images)
-    print(f"  {0:9g}   {'(clean)':>11}  {floor:6.2f} dB")
-    for r in results:
-        print(f"  {r['noise']:9g}   {r['psnr_noisy']:8.2f} dB  {r['psnr_denoised']:6.2f} dB  "
-              f"{r['psnr_denoised'] - r['psnr_noisy']:+5.2f} dB")
-    chosen = pick_one_of_each_digit(labels, rng)
-    _common.save_figure(plot_grid(images, results, chosen), out / "denoising_grid.png")
+    order = rng.permutation(len(images))[:args.test_images]
+    clean = images[order]
+    models = {"seed model": autoencoder}
+    for name, file in DENOISERS.items():
+        try:
+            models[name] = load_model(file)
+        except FileNotFoundError:
+            print(f"note: {file} is not there; train it with python examples/train_denoisers.py")
+    noisy = {std: add_noise(clean, std, np.random.default_rng(TEST_NOISE_SEED)) for std in TEST_STDS}
+    denoised = {name: {std: model.predict(noisy[std]) for std in TEST_STDS} for name, model in models.items()}
+    print(f"{len(clean):,} test digits, dataset PSNR in dB (gain over the noisy input):")
+    print("  noise std   noisy  " + "".join(f"{name:>18}" for name in models))
+    for std in TEST_STDS:
+        base = psnr(noisy[std], clean)
+        cells = "".join(f"{psnr(denoised[name][std], clean):9.2f} ({psnr(denoised[name][std], clean) - base:+5.2f})"
+                        for name in models)
+        print(f"  {std:9g}  {base:6.2f}  {cells}")
+    chosen = [np.flatnonzero(labels[order] == digit)[0] for digit in range(10) if (labels[order] == digit).any()]
+    _common.save_figure(plot_grid(clean, noisy, denoised, chosen), out / "denoising_grid.png")
+    if "conv net" in models:
+        print("the conv net on each noise kind (level = std, or the fraction of pixels replaced):")
+        for kind in NOISE_KINDS:
+            scores = denoising_scores(models["conv net"].predict, clean, levels=(0.1, 0.3), kind=kind)
+            print(f"  {kind:12}" + "".join(f"  {level}: {s['noisy']:5.2f} -> {s['denoised']:5.2f} dB" for level, s in scores.items()))
+        gains = [psnr(denoised[name][0.1], clean) - psnr(noisy[0.1], clean) for name in ("seed model", "conv net")]
+        print(f"reading: the seed's model compresses each digit to 10 numbers ({gains[0]:+.1f} dB at std 0.1); "
+              f"the conv net removes the noise ({gains[1]:+.1f} dB at 0.1).")
 
     # 5. What the bottleneck learned: the codes of 5,000 test digits.
     subset = rng.permutation(len(images))[:5000]

@@ -590,3 +590,11 @@ def test_leaving_an_epoch_early_stops_its_background_thread(small):
     next(batches)
     batches.close()
     assert not [t for t in threading.enumerate() if t.name.startswith("tinygrad_ae-batches")]
+
+
+@real_data
+def test_batches_take_a_noise_kind(small):
+    (x, y), _ = next(small.batches(autoencoder=True, noise=0.2, noise_kind="masking"))
+    assert ((x == 0) | (x == y)).all() and (x != y).any()
+    with pytest.raises(ValueError, match="unknown noise_kind"):
+        small.batches(noise=0.1, noise_kind="blur")

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_ae import MLP, Dataset, Dense, Tensor
+from tinygrad_ae import MLP, Dataset, Dense, Tensor, load_model
 from tinygrad_ae.metrics import PCA, encode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,8 +74,13 @@ def model_path(tmp_path_factory):
 @slow
 def test_denoising_demo_writes_every_picture_and_prints_the_seed_model_text(require_dot, model_path, tmp_path, capsys):
     demo = example("denoising_demo")
-    assert demo.main(["--model", str(model_path), "--out", str(tmp_path), "--seed", "3", "--no-show"]) == 0
+    assert demo.main(["--model", str(model_path), "--out", str(tmp_path), "--seed", "3", "--no-show",
+                      "--test-images", "200"]) == 0
     stdout = capsys.readouterr().out
+    assert "200 test digits, dataset PSNR in dB" in stdout
+    assert re.search(r"\n +0\.1 +22\.\d\d +\d+\.\d\d \([+-]\d+\.\d\d\)", stdout)  # noisy, then each model
+    if (ROOT / "models" / "mnist_denoising_conv.npz").exists():
+        assert "the conv net on each noise kind" in stdout and "salt_pepper" in stdout and "reading:" in stdout
 
     assert str(MLP().load(model_path)) in stdout  # print(autoencoder), the seed's text block
     assert "MULTI LAYER PERCEPTRON (MLP)" in stdout
@@ -110,6 +115,24 @@ def test_pca_2d_keeps_the_two_directions_of_largest_variance():
     points = projection.encode(codes)
     assert points.shape == (500, 2) and projection.variance_share.sum() > 0.99
     np.testing.assert_allclose(np.abs(np.corrcoef(points[:, 0], codes[:, 0])[0, 1]), 1, atol=1e-3)
+
+
+# ---------------------------------------------------------------- train_denoisers.py
+
+
+@real_data
+@pytest.mark.parametrize("arch", ["wide", "conv"])
+def test_train_denoisers_writes_the_model_its_record_and_loss_curve(arch, tmp_path, capsys):
+    out = tmp_path / arch
+    record = example("train_denoisers").main(["--arch", arch, "--epochs", "1", "--train-size", "256",
+                                              "--test-size", "50", "--out", str(out)])
+    loaded = load_model(str(out) + ".npz")
+    assert loaded.metadata["test_psnr"] == record["test_psnr"] == json.loads(out.with_suffix(".json").read_text())["test_psnr"]
+    assert set(record["test_psnr"]) == {"gaussian", "salt_pepper", "masking"}
+    assert list(record["test_psnr"]["gaussian"]) == ["0.1", "0.2", "0.3", "0.5"]
+    assert record["training"]["epochs"] == 1 and record["parameters"] == loaded.num_parameters
+    assert_png(Path(str(out) + "_loss.png"))
+    assert loaded.predict(np.zeros(784, np.float32)).shape == (784,)
 
 
 # ---------------------------------------------------------------- compute_graph.py
@@ -288,3 +311,34 @@ def test_vae_example_learns_on_a_small_subset(capsys):
     assert results["test_loss"][0] < 0.6 * results["untrained_test_loss"]
     assert all(np.isfinite(results["train_loss"]))
     assert "nats per image" in capsys.readouterr().out
+
+
+CONV_NOTEBOOK = EXAMPLES / "convolutional_denoising.ipynb"
+
+
+def test_conv_notebook_is_stored_without_outputs():
+    notebook = json.loads(CONV_NOTEBOOK.read_text(encoding="utf-8"))
+    code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    assert code and all(cell["outputs"] == [] and cell["execution_count"] is None for cell in code)
+
+
+@real_data
+@render
+@slow
+@pytest.mark.skipif(not (ROOT / "models" / "mnist_denoising_conv.npz").exists(), reason="needs the shipped conv model")
+def test_conv_notebook_runs_top_to_bottom(require_dot, tmp_path, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.read(CONV_NOTEBOOK, as_version=4)
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(EXAMPLES)}}).execute()
+    text = "".join(o.get("text", "") for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs)
+    difference = float(re.search(r"largest difference to the loop: (\S+)", text).group(1))
+    assert difference < 1e-5 and "True" in text and "Total params: 39,332" in text
+    assert re.search(r"\n  0\.1 +22\.\d\d +\d+\.\d\d +\d+\.\d\d +\d+\.\d\d", text)

@@ -15,7 +15,7 @@ import tinygrad_ae
 
 PACKAGE = Path(tinygrad_ae.__file__).parent
 CONCEPTS = ["tensor", "autograd", "gradcheck", "layers", "nn", "losses", "optim", "training",
-            "jit", "dataset", "metrics", "viz", "explain"]
+            "jit", "dataset", "metrics", "viz", "explain", "conv"]
 
 
 def code_lines(path: Path) -> int:

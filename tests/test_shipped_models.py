@@ -80,3 +80,37 @@ def test_models_ship_inside_the_wheel_and_load_from_it(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     path, sizes = run.stdout.splitlines()
     assert path.startswith(str(site)) and sizes == "[784, 10, 784]"
+
+
+# ---------------------------------------------------------------- the blind denoisers
+BLIND = {"mnist_denoising_wide": "MLP", "mnist_denoising_conv": "Sequential"}
+
+
+@pytest.mark.parametrize("name, kind", BLIND.items())
+def test_blind_denoisers_load_as_their_class_and_keep_the_shape(name, kind):
+    from tinygrad_ae import load_model
+
+    model = load_model(name)
+    assert type(model).__name__ == kind and model.num_parameters == record(name)["parameters"]
+    assert model.predict(np.zeros(784, np.float32)).shape == (784,)
+    assert model.predict(np.zeros((3, 784), np.float32)).shape == (3, 784)
+    assert model.metadata["test_psnr"] == record(name)["test_psnr"]
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("name", BLIND)
+def test_blind_denoisers_score_what_their_record_says_and_gain_at_every_std(name):
+    from tinygrad_ae import load_model
+    from tinygrad_ae.metrics import denoising_scores
+
+    x_test, _ = Dataset(train_size=1, test_size=record(name).get("test_images", 10000)).test  # the images it was scored on
+    recorded = record(name)["test_psnr"]["gaussian"]
+    measured = denoising_scores(load_model(name).predict, x_test, levels=[0.1])["0.1"]
+    assert measured["denoised"] == pytest.approx(recorded["0.1"]["denoised"], abs=1e-4)
+    for level, scores in recorded.items():  # the demo's "positive gain at every noise level"
+        assert scores["denoised"] > scores["noisy"] + 2, level
+
+
+def test_the_conv_net_beats_the_wide_mlp_at_light_noise():
+    wide, conv = (record(name)["test_psnr"]["gaussian"]["0.1"]["denoised"] for name in BLIND)
+    assert conv > wide

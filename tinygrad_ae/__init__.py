@@ -13,8 +13,9 @@ The modules, in reading order (each opens with a paragraph saying what it is):
 ``tensor``      ``Tensor``: an array that records how it was computed
 ``autograd``    every derivative the package knows, and the walk behind ``backward()``
 ``gradcheck``   checking a gradient against central differences
-``layers``      ``Dense`` and its activations, built from tensor ops
-``nn``          ``MLP``: layers in a row, printed, drawn, saved and loaded
+``conv``        convolution as windows + one matmul; pooling, upsampling, padding
+``layers``      ``Dense``, ``Conv2D`` and friends, ``Dropout``, ``BatchNorm``, built from tensor ops
+``nn``          ``MLP`` and ``Sequential``: layers in a row, printed, drawn, saved and loaded
 ``losses``      ``mse``, ``bce``, ``cross_entropy``, ``nll``, ``l1``, ``huber``, ``kl_divergence``
 ``optim``       ``SGD``, ``Adam``, ``AdamW``, ``RMSprop``; gradient clipping; lr schedules
 ``training``    ``train_step`` (the four lines) and ``fit`` (the loop around them)
@@ -39,8 +40,10 @@ Example:
 from .tensor import Tensor, concatenate, einsum, hstack, outer, stack, vstack, where
 from .autograd import Function, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck
-from .layers import Activation, BatchNorm, Dense, Dropout, LayerNorm
-from .nn import MLP
+from .conv import avg_pool2d, conv2d, max_pool2d, pad2d, upsample2d
+from .layers import (Activation, BatchNorm, Conv2D, Dense, DepthToSpace, Dropout, Flatten, LayerNorm, MaxPool2D,
+                     Reshape, Residual, SpaceToDepth, Upsample2D)
+from .nn import MLP, Sequential, load_model
 from .losses import bce, cross_entropy, huber, kl_divergence, l1, mse, nll, smooth_l1
 from .optim import SGD, Adam, AdamW, FusedAdam, RMSprop, clip_grad_norm, cosine_annealing, step_decay
 from .training import History, fit, train_step
@@ -65,12 +68,27 @@ __all__ = [
     "is_grad_enabled",
     "gradcheck",
     "GradcheckError",
+    "conv2d",
+    "max_pool2d",
+    "avg_pool2d",
+    "upsample2d",
+    "pad2d",
     "Dense",
     "Activation",
     "Dropout",
     "BatchNorm",
     "LayerNorm",
+    "Conv2D",
+    "MaxPool2D",
+    "Upsample2D",
+    "Reshape",
+    "Flatten",
+    "SpaceToDepth",
+    "DepthToSpace",
+    "Residual",
     "MLP",
+    "Sequential",
+    "load_model",
     "mse",
     "bce",
     "cross_entropy",

@@ -67,36 +67,78 @@ def _labels(data, count, source):
     return labels
 
 
-def _check_noise(noise):
-    """`noise` as a float32 standard deviation, or a ValueError saying what is allowed."""
+NOISE_KINDS = ("gaussian", "salt_pepper", "masking")
+
+
+def _check_level(noise, kind):
+    """One noise level as a float32, or a ValueError saying what is allowed for `kind`."""
     try:
-        std = float(noise)
+        level = float(noise)
     except (TypeError, ValueError):
-        std = float("nan")
-    if not (np.isfinite(std) and std >= 0):
+        level = float("nan")
+    if kind == "gaussian" and not (np.isfinite(level) and level >= 0):
         raise ValueError(f"noise is the standard deviation of the Gaussian noise, a finite "
                          f"number >= 0 (0 for clean inputs, 0.1 is typical); got {noise!r}")
-    return np.float32(std)
+    if kind != "gaussian" and not 0 <= level <= 1:
+        raise ValueError(f"noise is the fraction of pixels that {kind} noise replaces, "
+                         f"a number in [0, 1]; got {noise!r}")
+    return np.float32(level)
 
 
-def add_noise(images, noise, rng=None):
-    """clip(images + Gaussian noise of standard deviation `noise`, 0, 1), float32.
+def _check_noise(noise, kind="gaussian"):
+    """`noise` as a float32 level or a ``(low, high)`` pair of them; checks `kind` too."""
+    if kind not in NOISE_KINDS:
+        raise ValueError(f"unknown noise_kind {kind!r}; choose one of {list(NOISE_KINDS)}")
+    if isinstance(noise, (tuple, list)):
+        if len(noise) != 2 or _check_level(noise[0], kind) > _check_level(noise[1], kind):
+            raise ValueError(f"a noise range is a pair (low, high) with low <= high, got {noise!r}")
+        return (_check_level(noise[0], kind), _check_level(noise[1], kind))
+    return _check_level(noise, kind)
 
-    Returns a new array, or `images` itself when ``noise == 0``. `rng` is a
-    ``numpy.random.Generator`` (a fresh unseeded one if None).
+
+def add_noise(images, noise, rng=None, kind="gaussian"):
+    """Corrupt `images` (values in [0, 1]) with noise of one `kind`; a new float32 array.
+
+    ==================  ==================================================================
+    `kind`              what `noise` is, and what happens
+    ==================  ==================================================================
+    ``"gaussian"``      the std: clip(images + noise * N(0, 1), 0, 1), every pixel
+    ``"salt_pepper"``   the fraction of pixels set to 0 or 1 (each equally likely)
+    ``"masking"``       the fraction of pixels set to 0 (Vincent et al. 2008)
+    ==================  ==================================================================
+
+    `noise` may also be a pair ``(low, high)``: each image (each row of a batch) then gets
+    its own level, drawn uniformly from it, so one model learns every level ("blind").
+    Returns `images` itself when the noise is 0. `rng` is a ``numpy.random.Generator``
+    (a fresh unseeded one if None).
 
     Example:
         >>> add_noise(np.full((1, 3), 0.5, np.float32), 0.1, np.random.default_rng(0)).round(2)
         array([[0.61, 0.36, 0.46]], dtype=float32)
+        >>> add_noise(np.full((1, 4), 0.5, np.float32), 0.5, np.random.default_rng(0), kind="masking")
+        array([[0.5, 0.5, 0.5, 0. ]], dtype=float32)
     """
-    std = _check_noise(noise)
-    if std == 0:
+    level = _check_noise(noise, kind)
+    if isinstance(level, tuple):
+        if level[1] == 0:
+            return images
+        rng = np.random.default_rng() if rng is None else rng
+        # one level per image: a column (n, 1, ...) that broadcasts over the pixels
+        per_image = (len(images),) + (1,) * (np.ndim(images) - 1) if np.ndim(images) > 1 else ()
+        level = rng.uniform(level[0], level[1], per_image).astype(np.float32)
+    elif level == 0:
         return images
     rng = np.random.default_rng() if rng is None else rng
-    noisy = rng.standard_normal(np.shape(images), dtype=np.float32)  # numpy's exact Gaussian
-    noisy *= std
-    noisy += images
-    return np.clip(noisy, np.float32(0), np.float32(1), out=noisy)
+    if kind == "gaussian":
+        noisy = rng.standard_normal(np.shape(images), dtype=np.float32)  # numpy's exact Gaussian
+        noisy *= level
+        noisy += images
+        return np.clip(noisy, np.float32(0), np.float32(1), out=noisy)
+    hit = rng.random(np.shape(images), dtype=np.float32) < level  # the pixels that are replaced
+    if kind == "masking":
+        return np.where(hit, np.float32(0), images).astype(np.float32)
+    salt = rng.random(np.shape(images), dtype=np.float32) < 0.5
+    return np.where(hit, salt.astype(np.float32), images).astype(np.float32)
 
 
 def _ahead(items):
@@ -206,12 +248,13 @@ class Dataset:
         return (f"Dataset(name={self.name!r}, train_size={self.train_size}, "
                 f"test_size={self.test_size}, batch_size={self.batch_size}, seed={self.seed})")
 
-    def batches(self, autoencoder=False, noise=0.0, test_batches=True):
+    def batches(self, autoencoder=False, noise=0.0, test_batches=True, noise_kind="gaussian"):
         """Generator over one shuffled epoch: ``((x_train, y_train), (x_test, y_test))`` per step.
 
         Inputs ``x`` get Gaussian noise of standard deviation `noise`, then are clipped to
-        [0, 1]. Targets ``y`` are the clean images if `autoencoder`, else one-hot labels
-        (10 float32 columns). Every array has `batch_size` rows, except the last training
+        [0, 1]; ``noise_kind="salt_pepper"`` or ``"masking"`` and a ``(low, high)`` range of
+        levels are described in :func:`add_noise`. Targets ``y`` are the clean images if
+        `autoencoder`, else one-hot labels (10 float32 columns). Every array has `batch_size` rows, except the last training
         batch when `batch_size` does not divide `train_size` (its test batch stays full).
         Test batches cycle through the shuffled test set. Batches are read-only float32
         arrays; with ``noise=0`` an autoencoder's input and target are the same array.
@@ -223,10 +266,11 @@ class Dataset:
             >>> [(x.shape, y.shape) for (x, y), _ in ds.batches(noise=0.1)][-1]
             ((4, 784), (4, 10))
         """
-        std = _check_noise(noise)  # here, not in _epoch, so that bad values fail at once
+        _check_noise(noise, noise_kind)  # here, not in _epoch, so that bad values fail at once
         # Separate streams: the training batches are the same whether or not test batches are made.
         train_rng, test_rng = (np.random.default_rng(s) for s in self._seeds.spawn(2))
-        return self._epoch(train_rng, test_rng, bool(autoencoder), std, bool(test_batches))
+        noise = (noise, noise_kind)
+        return self._epoch(train_rng, test_rng, bool(autoencoder), noise, bool(test_batches))
 
     def _epoch(self, rng, test_rng, autoencoder, noise, test_batches):
         size = self.batch_size
@@ -257,7 +301,7 @@ class Dataset:
     def _prepare(images, labels, rows, autoencoder, noise, rng):
         """Inputs and targets of a chunk of rows, as fresh read-only arrays (safe to keep)."""
         clean = images[rows]
-        inputs = add_noise(clean, noise, rng)
+        inputs = add_noise(clean, noise[0], rng, kind=noise[1])
         targets = clean if autoencoder else one_hot(labels[rows])
         for array in (inputs, targets):
             array.flags.writeable = False

@@ -21,15 +21,15 @@ import numpy as np
 
 from ._support.checks import whole_number
 from ._support.notebook import html_table
-from ._support.serialization import load_model, save_model
+from ._support.serialization import load_model as read_model_file, save_model
 from ._support.signatures import method_calling
 from .autograd import no_grad
 from .jit import parameters_replaced
-from .layers import Dense, get_activation
+from .layers import Dense, get_activation, layer_from_config
 from .losses import get_loss
 from .tensor import Tensor
 from .training import fit
-from .viz import draw_architecture, render
+from .viz import draw_architecture, draw_feature_maps, render
 
 TITLE = " MULTI LAYER PERCEPTRON (MLP) ".center(70, "-")  # the seed's header line
 
@@ -369,7 +369,7 @@ class MLP:
             [2, 3]
         """
         try:
-            architecture, arrays, metadata = load_model(name_or_path, check=_check_mlp_arrays)
+            architecture, arrays, metadata = read_model_file(name_or_path, check=_check_mlp_arrays)
             candidate = MLP([Dense.from_arrays(arrays[f"layer{i}.W"], arrays[f"layer{i}.b"], spec["activation"])
                              for i, spec in enumerate(architecture["layers"], 1)])
         except _NotAnMLP as error:
@@ -387,3 +387,303 @@ class MLP:
             parameters_replaced()  # compiled steps hold the old tensors: they must trace again
         self.metadata = metadata
         return self
+
+
+class Sequential:
+    """Any layers applied one after another: ``Dense``, ``Conv2D``, ``MaxPool2D``, ``Upsample2D``,
+    ``Reshape``, ``Flatten``, ``Residual``. Everything ``MLP`` has: fit, predict, evaluate,
+    parameters, a summary, a picture, save and load.
+
+    ``input_shape`` is one sample's shape, e.g. ``(784,)``; ``predict`` takes one sample of
+    that shape or a batch ``(n, *input_shape)`` and returns the same leading shape.
+
+    Example:
+        >>> from tinygrad_ae import Conv2D, Flatten, Reshape
+        >>> model = Sequential([Reshape(1, 28, 28), Conv2D(1, 4, 3, seed=0),
+        ...                     Conv2D(4, 1, 3, activation="sigmoid", seed=1), Flatten()], input_shape=(784,))
+        >>> model.predict(np.zeros((2, 784))).shape, model.predict(np.zeros(784)).shape
+        ((2, 784), (784,))
+    """
+
+    def __init__(self, layers=None, input_shape=None):
+        self.layers: list = []
+        self.input_shape = tuple(input_shape) if input_shape is not None else None
+        self.metadata: dict = {}
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer) -> None:
+        """Append a layer; its parameters are named ``layer<i>.<name>`` (for pictures and files)."""
+        if not callable(layer) or not hasattr(layer, "named_parameters"):
+            raise TypeError(f"Sequential.add needs a layer such as Conv2D(...) or Dense(...), got {layer!r}")
+        if self.input_shape is None and not self.layers and hasattr(layer, "in_features"):
+            self.input_shape = (layer.in_features,)
+        self.layers.append(layer)
+        for name, tensor in layer.named_parameters():
+            tensor.name = f"layer{len(self.layers)}.{name}"
+
+    addLayer = add_layer = add
+
+    def named_parameters(self) -> list:
+        """``[("layer1.W", W), ("layer1.b", b), ...]``: every trainable tensor by its path."""
+        return [(f"layer{i}.{name}", t) for i, layer in enumerate(self.layers, 1) for name, t in layer.named_parameters()]
+
+    def parameters(self) -> list:
+        """Every trainable tensor, for an optimizer."""
+        return [t for _, t in self.named_parameters()]
+
+    @property
+    def num_parameters(self) -> int:
+        """Total number of trainable numbers."""
+        return sum(t.size for t in self.parameters())
+
+    def zero_grad(self) -> None:
+        """Reset every parameter's gradient."""
+        for t in self.parameters():
+            t.zero_grad()
+
+    def train(self, mode: bool = True) -> "Sequential":
+        """Put every layer in training mode (``eval()`` undoes it); returns the model."""
+        for layer in _all_layers(self.layers):
+            layer.training = mode
+        return self
+
+    def eval(self) -> "Sequential":
+        """Put every layer in evaluation mode (what predict and evaluate use)."""
+        return self.train(False)
+
+    @property
+    def training(self) -> bool:
+        """True unless ``eval()`` was called last."""
+        return all(getattr(layer, "training", True) for layer in _all_layers(self.layers))
+
+    # ------------------------------------------------------------------ computing
+
+    def forward(self, x) -> Tensor:
+        """The output as a Tensor, recording the graph for ``backward``."""
+        if not self.layers:
+            raise RuntimeError("this Sequential has no layers yet: add some with add(...) or load a model")
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    __call__ = forward
+
+    def predict(self, x) -> np.ndarray:
+        """Numpy in, numpy out, in eval mode, no graph: one sample or a batch of them.
+
+        Example:
+            >>> from tinygrad_ae import Dense
+            >>> Sequential([Dense(4, 2)]).predict(np.ones((3, 4))).shape
+            (3, 2)
+        """
+        data = x.data if isinstance(x, Tensor) else np.asarray(x, dtype=np.float32)
+        single = self.input_shape is not None and data.shape == self.input_shape
+        if self.input_shape is not None and not single and data.shape[1:] != self.input_shape:
+            raise ValueError(f"predict expects shape {self.input_shape} or (n, *{self.input_shape}), got {data.shape}")
+        with no_grad(), _mode(self, training=False):
+            out = self.forward(Tensor(data[None] if single else data))
+        return out.data[0] if single else out.data
+
+    def evaluate(self, x, y, loss="mse", batch_size: int = 1000) -> float:
+        """The mean loss over ``(x, y)`` in eval mode, in batches, without a graph.
+
+        Example:
+            >>> from tinygrad_ae import Dense
+            >>> Sequential([Dense(2, 2, activation="linear")]).evaluate(np.zeros((3, 2)), np.zeros((3, 2)))
+            0.0
+        """
+        loss_fn = get_loss(loss)
+        x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32)
+        total = 0.0
+        with no_grad(), _mode(self, training=False):
+            for start in range(0, len(x), batch_size):
+                xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+                total += loss_fn(self.forward(Tensor(xb)), Tensor(yb)).item() * len(xb)
+        return total / max(len(x), 1)
+
+    def fit(self, data, y=None, **options):
+        """Train in training mode; see :func:`tinygrad_ae.training.fit` for the options.
+
+        Example:
+            >>> from tinygrad_ae import Dense
+            >>> x = np.random.default_rng(0).random((64, 2), dtype=np.float32)
+            >>> len(Sequential([Dense(2, 2, seed=0)]).fit(x, x, epochs=2, verbose=False)["train_loss"])
+            2
+        """
+        with _mode(self, training=True):
+            return fit(self, data, y, **options)
+
+    # ------------------------------------------------------------------ describing
+
+    def shapes(self) -> list:
+        """One sample's shape before the first layer and after each layer.
+
+        Example:
+            >>> from tinygrad_ae import Flatten, Reshape
+            >>> Sequential([Reshape(1, 2, 2), Flatten()], input_shape=(4,)).shapes()
+            [(4,), (1, 2, 2), (4,)]
+        """
+        if self.input_shape is None:
+            raise ValueError("this model does not know its input shape: Sequential(layers, input_shape=(784,))")
+        shapes = [self.input_shape]
+        for layer in self.layers:
+            shapes.append(tuple(layer.output_shape(shapes[-1])))
+        return shapes
+
+    def summary(self) -> str:
+        """A Keras-style table: one row per layer with its kind, output shape and parameters.
+
+        Example:
+            >>> from tinygrad_ae import Dense
+            >>> print(Sequential([Dense(4, 2)]).summary().splitlines()[2])
+            layer1  Dense 4 -> 2 (ReLU)  (None, 2)          10
+        """
+        # (name, kind, output shape, parameters); a Residual's body gets indented rows of its own
+        entries, shape = [], self.shapes()[0]
+        for i, layer in enumerate(self.layers, 1):
+            if hasattr(layer, "body"):
+                entries.append((f"layer{i}", "Residual: x + body(x)", layer.output_shape(shape), layer.num_parameters))
+                inner = shape
+                for j, part in enumerate(layer.body, 1):
+                    inner = part.output_shape(inner)
+                    entries.append((f"  .{j}", "  " + _describe(part), inner, part.num_parameters))
+            else:
+                entries.append((f"layer{i}", _describe(layer), layer.output_shape(shape), layer.num_parameters))
+            shape = layer.output_shape(shape)
+        width = max([4] + [len(e[1]) for e in entries])
+        shape_width = max([12] + [len(str((None,) + tuple(e[2]))) for e in entries])
+        header = f"{'Layer':<7} {'Type':<{width}}  {'Output shape':<{shape_width}} {'Params':>8}"
+        rows = [header, "=" * len(header)]
+        for name, kind, out, count in entries:
+            rows.append(f"{name:<7} {kind:<{width}}  {str((None,) + tuple(out)):<{shape_width}} {count:>8}")
+        rows += ["=" * len(header), f"Total params: {self.num_parameters:,}"]
+        return "\n".join(rows)
+
+    __str__ = summary
+
+    def plotGraph(self, filename: str = "", title: str | None = None):
+        """The feature maps after each layer, drawn as stacks: input red, inside blue, output green.
+
+        A ``Residual`` block is drawn step by step, ending in "+ input". Returns a
+        ``graphviz.Digraph``; with a ``filename``, also renders it there.
+
+        Example:
+            >>> from tinygrad_ae import Conv2D, Flatten, Reshape
+            >>> model = Sequential([Reshape(1, 4, 4), Conv2D(1, 2, 3), Flatten()], input_shape=(16,))
+            >>> "2 x 4 x 4" in model.plotGraph().source
+            True
+        """
+        captions, shapes = [], [self.shapes()[0]]
+        for layer in self.layers:
+            for caption, shape in _steps(layer, shapes[-1]):
+                captions.append(caption)
+                shapes.append(shape)
+        graph = draw_feature_maps(shapes, captions, title=title)
+        if filename:
+            render(graph, filename)
+        return graph
+
+    plot_graph = plotGraph
+
+    def __repr__(self) -> str:
+        return f"Sequential({self.layers!r}, input_shape={self.input_shape})"
+
+    # ------------------------------------------------------------------ files
+
+    def save(self, path, metadata: dict | None = None) -> str:
+        """Write the model to one ``.npz`` file (the same safe format as ``MLP.save``), atomically.
+
+        Example:
+            >>> import os, tempfile
+            >>> from tinygrad_ae import Dense
+            >>> Sequential([Dense(2, 2)]).save(os.path.join(tempfile.mkdtemp(), "m")).endswith("m.npz")
+            True
+        """
+        architecture = {"model": "Sequential", "input_shape": list(self.input_shape or ()),
+                        "layers": [layer.config() for layer in self.layers]}
+        arrays = {name: t.data for name, t in self.named_parameters()}
+        return str(save_model(path, architecture, arrays, metadata or {}))
+
+    @classmethod
+    def from_file(cls, name_or_path) -> "Sequential":
+        """A new model from a file written by ``save`` (a shipped model by name, or a path).
+
+        Example:
+            >>> import os, tempfile
+            >>> from tinygrad_ae import Dense
+            >>> path = Sequential([Dense(2, 3)]).save(os.path.join(tempfile.mkdtemp(), "m"))
+            >>> Sequential.from_file(path).shapes()
+            [(2,), (3,)]
+        """
+        architecture, arrays, metadata = read_model_file(name_or_path)
+        try:
+            model = cls([layer_from_config(spec) for spec in architecture["layers"]],
+                        input_shape=architecture.get("input_shape") or None)
+            for name, tensor in model.named_parameters():
+                if arrays[name].shape != tensor.shape:
+                    raise ValueError(f"{name} has shape {arrays[name].shape}, expected {tensor.shape}")
+                tensor.data = np.array(arrays[name], dtype=np.float32)
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{name_or_path}: not a valid tinygrad_ae Sequential file ({error})") from None
+        model.metadata = metadata
+        return model
+
+
+def _all_layers(layers):
+    """The layers and, inside a Residual, its body's layers."""
+    for layer in layers:
+        yield layer
+        yield from _all_layers(getattr(layer, "body", []))
+
+
+def _steps(layer, shape):
+    """``[(caption, output shape)]`` of one layer for the picture; a Residual, step by step."""
+    if not hasattr(layer, "body"):
+        return [(_describe(layer).split(" (")[0] if hasattr(layer, "in_channels") else type(layer).__name__,
+                 tuple(layer.output_shape(shape)))]
+    steps, inner = [], shape
+    for part in layer.body:
+        steps += _steps(part, inner)
+        inner = steps[-1][1]
+    return steps + [("+ input (residual)", tuple(shape))]
+
+
+def _describe(layer) -> str:
+    """A layer's kind in a summary row, e.g. ``Conv2D 1 -> 32, 3x3 (ReLU)``."""
+    if isinstance(layer, Dense):
+        return f"Dense {layer.in_features} -> {layer.out_features} ({layer.activation.name})"
+    if hasattr(layer, "in_channels"):
+        return (f"Conv2D {layer.in_channels} -> {layer.out_channels}, "
+                f"{layer.kernel_size[0]}x{layer.kernel_size[1]} ({layer.activation.name})")
+    return repr(layer)
+
+
+class _mode:
+    """Context manager: the model in training (or eval) mode inside, its old mode after."""
+
+    def __init__(self, model, training: bool):
+        self.model, self.training = model, training
+
+    def __enter__(self):
+        self.previous = [(layer, getattr(layer, "training", True)) for layer in _all_layers(self.model.layers)]
+        self.model.train(self.training)
+
+    def __exit__(self, *exc):
+        for layer, training in self.previous:
+            layer.training = training
+        return False
+
+
+def load_model(name_or_path):
+    """Any saved or shipped model, as the right class: an ``MLP`` or a ``Sequential``.
+
+    Example:
+        >>> load_model("mnist_denoising_autoencoder").layer_sizes
+        [784, 10, 784]
+    """
+    architecture, _, _ = read_model_file(name_or_path)
+    if architecture.get("model") == "Sequential":
+        return Sequential.from_file(name_or_path)
+    return MLP().load(name_or_path)

@@ -1026,6 +1026,33 @@ class Tensor:
     def __le__(self, other): return self._compare(other, np.less_equal, "le")
     def __gt__(self, other): return self._compare(other, np.greater, "gt")
     def __ge__(self, other): return self._compare(other, np.greater_equal, "ge")
+    # ------------------------------------------------------------------ images (conv.py)
+    # conv.py builds on Tensor, so it is imported inside these methods: a real import cycle.
+
+    def conv2d(self, weight, bias=None, stride=1, padding=0):
+        """:func:`tinygrad_ae.conv.conv2d` of this NCHW batch. ``Tensor.zeros(1, 2, 5, 5).conv2d(Tensor.zeros(3, 2, 3, 3)).shape == (1, 3, 3, 3)``."""
+        from . import conv
+        return conv.conv2d(self, weight, bias, stride=stride, padding=padding)
+
+    def max_pool2d(self, kernel, stride=None):
+        """:func:`tinygrad_ae.conv.max_pool2d`. ``Tensor.zeros(1, 1, 4, 4).max_pool2d(2).shape == (1, 1, 2, 2)``."""
+        from . import conv
+        return conv.max_pool2d(self, kernel, stride)
+
+    def avg_pool2d(self, kernel, stride=None):
+        """:func:`tinygrad_ae.conv.avg_pool2d`. ``Tensor.zeros(1, 1, 4, 4).avg_pool2d(2).shape == (1, 1, 2, 2)``."""
+        from . import conv
+        return conv.avg_pool2d(self, kernel, stride)
+
+    def upsample2d(self, scale):
+        """:func:`tinygrad_ae.conv.upsample2d`. ``Tensor.zeros(1, 1, 2, 2).upsample2d(2).shape == (1, 1, 4, 4)``."""
+        from . import conv
+        return conv.upsample2d(self, scale)
+
+    def pad2d(self, padding):
+        """:func:`tinygrad_ae.conv.pad2d`. ``Tensor.zeros(1, 1, 2, 2).pad2d(1).shape == (1, 1, 4, 4)``."""
+        from . import conv
+        return conv.pad2d(self, padding)
 
     # ------------------------------------------------------------------ Python operators
 

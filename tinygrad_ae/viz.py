@@ -497,3 +497,56 @@ def _add_backward_legend(graph) -> None:
         for kind, color in BACKWARD_COLORS.items())
     graph.node("legend", f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0">{rows}</TABLE>>',
                shape="plaintext", style="")
+
+
+# ----------------------------------------------------------------- feature maps (Sequential)
+# A convolutional network is drawn as its data: after each layer, the feature maps it holds,
+# as a stack (one card per channel, a few shown) sized by height and width; vectors are bars.
+# Colours as above: the input red, what the layers compute blue, the output green.
+
+
+def draw_feature_maps(shapes, layers, title: str | None = None, max_cards: int = 4) -> Picture:
+    """A picture of what flows through a ``Sequential``: one stack of feature maps per step.
+
+    Args:
+        shapes: one sample's shape before the first layer and after each layer, e.g.
+            ``[(784,), (1, 28, 28), (32, 28, 28), ...]`` (``Sequential.shapes()``).
+        layers: one caption per layer (``len(shapes) - 1`` of them), e.g. ``"Conv2D 3x3"``.
+        title: an optional caption above. max_cards: channels drawn per stack.
+
+    Example:
+        >>> g = draw_feature_maps([(784,), (1, 28, 28), (32, 28, 28)], ["Reshape", "Conv2D 3x3"])
+        >>> g.source.count("32 x 28 x 28"), "#f8cecc" in g.source
+        (1, True)
+    """
+    if len(layers) != len(shapes) - 1:
+        raise ValueError(f"draw_feature_maps needs one caption per layer: {len(shapes)} shapes, {len(layers)} captions")
+    graph = Picture(name="feature_maps")
+    graph.attr(rankdir="LR", nodesep="0.3", ranksep="0.35", fontname=FONT)
+    if title:
+        graph.attr(label=title, labelloc="t", fontsize="16")
+    graph.attr("node", fontname=FONT, shape="plaintext")
+    graph.attr("edge", color=EDGE_COLOR, arrowsize="0.6", fontname=FONT, fontsize="10")
+    for index, shape in enumerate(shapes):
+        role = "input" if index == 0 else "output" if index == len(shapes) - 1 else "hidden"
+        graph.node(f"maps{index}", _stack_label(tuple(shape), LAYER_COLORS[role], max_cards))
+        if index:
+            graph.edge(f"maps{index - 1}", f"maps{index}", label=str(layers[index - 1]))
+    return graph
+
+
+def _stack_label(shape, colors, max_cards):
+    """An HTML-like label: offset cards for (C, H, W), a bar for a vector, and the shape."""
+    fill, border, text = colors
+    caption = " x ".join(str(n) for n in shape)
+    if len(shape) != 3:
+        size = int(np.prod(shape))
+        height = int(12 + 8 * np.log2(max(size, 1)))
+        card = f'<TD BGCOLOR="{fill}" BORDER="1" COLOR="{border}" WIDTH="10" HEIGHT="{height}"></TD>'
+        return f'<<TABLE BORDER="0" CELLSPACING="0"><TR>{card}</TR><TR><TD><FONT COLOR="{text}">{caption}</FONT></TD></TR></TABLE>>'
+    channels, h, w = shape
+    side = int(10 + 2.5 * max(h, w))
+    cards = "".join(f'<TD BGCOLOR="{fill}" BORDER="1" COLOR="{border}" WIDTH="{side // 3}" HEIGHT="{side}"></TD>'
+                    for _ in range(min(channels, max_cards)))
+    return (f'<<TABLE BORDER="0" CELLSPACING="2"><TR>{cards}</TR>'
+            f'<TR><TD COLSPAN="{min(channels, max_cards)}"><FONT COLOR="{text}">{caption}</FONT></TD></TR></TABLE>>')

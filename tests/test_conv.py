@@ -1,0 +1,183 @@
+"""Convolution, pooling, upsampling and padding: forward against plain-loop numpy references,
+gradients against central differences (float64), and errors that name the shapes.
+
+One table drives forward and gradient checks, as in test_op_gradients.py: each row is
+``(name, plain-loop reference, tensor op, draws the op's options)``.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinygrad_ae import (Conv2D, DepthToSpace, Flatten, MaxPool2D, Reshape, Residual, SpaceToDepth, Tensor,
+                         Upsample2D, avg_pool2d, conv2d, gradcheck, max_pool2d, pad2d, upsample2d)
+from tinygrad_ae.conv import windows
+
+
+# ---------------------------------------------------------------- plain-loop references
+
+
+def conv_reference(x, w, b, stride, padding):
+    """Output pixel by output pixel: the window under the kernel, times the kernel, summed."""
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    oh, ow = (h + 2 * padding - kh) // stride + 1, (wd + 2 * padding - kw) // stride + 1
+    out = np.zeros((n, o, oh, ow))
+    for batch in range(n):
+        for out_channel in range(o):
+            for i in range(oh):
+                for j in range(ow):
+                    window = xp[batch, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+                    out[batch, out_channel, i, j] = (window * w[out_channel]).sum() + b[out_channel]
+    return out
+
+
+def pool_reference(x, k, s, reduce):
+    n, c, h, w = x.shape
+    oh, ow = (h - k) // s + 1, (w - k) // s + 1
+    out = np.zeros((n, c, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            out[:, :, i, j] = reduce(x[:, :, i * s:i * s + k, j * s:j * s + k], axis=(2, 3))
+    return out
+
+
+def upsample_reference(x, s):
+    n, c, h, w = x.shape
+    out = np.zeros((n, c, h * s, w * s))
+    for i in range(h * s):
+        for j in range(w * s):
+            out[:, :, i, j] = x[:, :, i // s, j // s]
+    return out
+
+
+def pad_reference(x, p):
+    n, c, h, w = x.shape
+    out = np.zeros((n, c, h + 2 * p, w + 2 * p))
+    out[:, :, p:p + h, p:p + w] = x
+    return out
+
+
+# ---------------------------------------------------------------- drawn cases
+
+
+@st.composite
+def images(draw, min_side=1):
+    """A float64 batch (n, c, h, w) with values in [-3, 3]."""
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(min_side, 6)),
+             draw(st.integers(min_side, 6)))
+    return draw(st.builds(lambda seed: np.random.default_rng(seed).uniform(-3, 3, shape), st.integers(0, 2**16)))
+
+
+@st.composite
+def conv_cases(draw):
+    """Input, weight, bias, stride, padding: 1x1 kernels, kernel = padded input, stride > kernel."""
+    x = draw(images())
+    padding = draw(st.integers(0, 2))
+    side = min(x.shape[2], x.shape[3]) + 2 * padding
+    k = draw(st.integers(1, min(side, 4)))
+    stride = draw(st.integers(1, 4))  # often larger than k
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    w = rng.uniform(-1, 1, (draw(st.integers(1, 3)), x.shape[1], k, k))
+    return x, w, rng.uniform(-1, 1, w.shape[0]), stride, padding
+
+
+def t64(a, grad=True):
+    return Tensor(a, dtype=np.float64, requires_grad=grad)
+
+
+@settings(max_examples=40)
+@given(case=conv_cases())
+def test_conv2d_matches_the_plain_loop_and_central_differences(case):
+    x, w, b, stride, padding = case
+    got = conv2d(t64(x), t64(w), t64(b), stride=stride, padding=padding).data
+    np.testing.assert_allclose(got, conv_reference(x, w, b, stride, padding), rtol=1e-10, atol=1e-10)
+    assert gradcheck(lambda x, w, b: conv2d(x, w, b, stride=stride, padding=padding), t64(x), t64(w), t64(b))
+
+
+def test_kernel_equal_to_the_input_is_a_dense_layer():
+    x, w = np.random.default_rng(0).random((2, 3, 4, 5)), np.random.default_rng(1).random((6, 3, 4, 5))
+    out = conv2d(t64(x), t64(w)).data
+    assert out.shape == (2, 6, 1, 1)
+    np.testing.assert_allclose(out[:, :, 0, 0], x.reshape(2, -1) @ w.reshape(6, -1).T)
+
+
+# (name, reference, op, options drawn for an image of shape (n, c, h, w))
+WINDOW_OPS = [
+    ("max_pool2d", lambda x, k, s: pool_reference(x, k, s, np.max), lambda t, k, s: max_pool2d(t, k, s)),
+    ("avg_pool2d", lambda x, k, s: pool_reference(x, k, s, np.mean), lambda t, k, s: avg_pool2d(t, k, s)),
+    ("upsample2d", lambda x, k, s: upsample_reference(x, k), lambda t, k, s: upsample2d(t, k)),
+    ("pad2d", lambda x, k, s: pad_reference(x, k - 1), lambda t, k, s: pad2d(t, k - 1)),
+]
+
+
+@settings(max_examples=30)
+@pytest.mark.parametrize("name, reference, op", WINDOW_OPS, ids=[row[0] for row in WINDOW_OPS])
+@given(x=images(), data=st.data())
+def test_window_ops_match_the_plain_loop_and_central_differences(name, reference, op, x, data):
+    k = data.draw(st.integers(1, min(x.shape[2], x.shape[3], 3)))
+    s = data.draw(st.integers(1, 3))
+    # max over a window has a kink where two values tie; random values almost never tie
+    np.testing.assert_allclose(op(t64(x, False), k, s).data, reference(x, k, s), rtol=1e-12)
+    assert gradcheck(lambda t: op(t, k, s), t64(x))
+
+
+def test_windows_backward_adds_where_windows_overlap():
+    x = t64(np.ones((1, 1, 3, 3)))
+    windows(x, kernel=2).sum().backward()
+    np.testing.assert_array_equal(x.grad[0, 0], [[1, 2, 1], [2, 4, 2], [1, 2, 1]])
+    x.zero_grad()
+    windows(x, kernel=1, stride=2).sum().backward()  # stride > kernel: some pixels are never used
+    np.testing.assert_array_equal(x.grad[0, 0], [[1, 0, 1], [0, 0, 0], [1, 0, 1]])
+
+
+def test_errors_name_the_shapes():
+    with pytest.raises(ValueError, match=r"5x5 kernel is larger than the padded 3x3 input \(input \(1, 1, 3, 3\)"):
+        conv2d(Tensor.zeros(1, 1, 3, 3), Tensor.zeros(1, 1, 5, 5))
+    with pytest.raises(ValueError, match=r"input has 2 channels \(shape \(1, 2, 4, 4\)\) but the weight \(3, 1, 3, 3\) expects 1"):
+        conv2d(Tensor.zeros(1, 2, 4, 4), Tensor.zeros(3, 1, 3, 3))
+    with pytest.raises(ValueError, match=r"\(batch, channels, height, width\), got shape \(4, 4\)"):
+        max_pool2d(Tensor.zeros(4, 4), 2)
+    with pytest.raises(ValueError, match="stride must be a whole number >= 1"):
+        conv2d(Tensor.zeros(1, 1, 3, 3), Tensor.zeros(1, 1, 1, 1), stride=0)
+
+
+def test_tensor_methods_are_the_module_functions():
+    x = Tensor(np.random.default_rng(0).random((1, 2, 4, 4), dtype=np.float32))
+    w = Tensor(np.random.default_rng(1).random((3, 2, 3, 3), dtype=np.float32))
+    np.testing.assert_array_equal(x.conv2d(w, padding=1).data, conv2d(x, w, padding=1).data)
+    np.testing.assert_array_equal(x.max_pool2d(2).data, max_pool2d(x, 2).data)
+    np.testing.assert_array_equal(x.avg_pool2d(2).data, avg_pool2d(x, 2).data)
+    np.testing.assert_array_equal(x.upsample2d(2).data, upsample2d(x, 2).data)
+    np.testing.assert_array_equal(x.pad2d(1).data, pad2d(x, 1).data)
+
+
+# ---------------------------------------------------------------- layers
+
+
+def test_image_layers_shapes_parameters_and_gradients():
+    layers = [Reshape(1, 4, 4), Conv2D(1, 3, 3, padding="same", seed=0), MaxPool2D(2), Upsample2D(2),
+              SpaceToDepth(2), DepthToSpace(2), Conv2D(3, 1, 3, padding=1, activation="linear", seed=1), Flatten()]
+    x = Tensor(np.random.default_rng(0).random((2, 16)), dtype=np.float64)
+    shape = (16,)
+    for layer in layers:
+        y = layer(x)
+        assert y.shape[1:] == layer.output_shape(shape), layer
+        x, shape = y, y.shape[1:]
+    assert [n for n, _ in layers[1].named_parameters()] == ["W", "b"] and layers[1].num_parameters == 30
+    conv = Conv2D(2, 2, 3, padding="same", activation="tanh", seed=0)
+    conv.W.data, conv.b.data = conv.W.data.astype(np.float64), conv.b.data.astype(np.float64)
+    assert gradcheck(lambda x, w, b: conv2d(x, w, b, padding=1).tanh(), t64(np.random.default_rng(2).random((1, 2, 5, 5))),
+                     conv.W, conv.b)
+
+
+def test_space_to_depth_round_trips_and_residual_adds_its_input():
+    x = Tensor(np.random.default_rng(0).random((2, 3, 6, 4), dtype=np.float32))
+    np.testing.assert_array_equal(DepthToSpace(2)(SpaceToDepth(2)(x)).data, x.data)
+    zero = Conv2D(3, 3, 1, padding=0, activation="linear")
+    zero.W.data[...] = 0
+    np.testing.assert_array_equal(Residual([zero])(x).data, x.data)
+    with pytest.raises(ValueError, match="SpaceToDepth.2. needs a height and width divisible by 2"):
+        SpaceToDepth(2)(Tensor.zeros(1, 1, 3, 4))

@@ -1,0 +1,85 @@
+"""Sequential: any layers in a row, with everything MLP has; load_model picks the class."""
+
+import numpy as np
+import pytest
+
+from tinygrad_ae import (MLP, Conv2D, Dense, Flatten, MaxPool2D, Reshape, Residual, Sequential, Tensor, Upsample2D,
+                         load_model)
+
+
+def small_conv_model(seed=0):
+    return Sequential([Reshape(1, 8, 8), Conv2D(1, 4, 3, seed=seed), MaxPool2D(2), Upsample2D(2),
+                       Residual([Conv2D(4, 4, 3, seed=seed + 1)]), Conv2D(4, 1, 3, activation="sigmoid", seed=seed + 2),
+                       Flatten()], input_shape=(64,))
+
+
+def test_predict_keeps_the_shape_of_one_sample_or_a_batch():
+    model = small_conv_model()
+    x = np.random.default_rng(0).random((3, 64), dtype=np.float32)
+    assert model.predict(x).shape == (3, 64) and model.predict(x[0]).shape == (64,)
+    np.testing.assert_allclose(model.predict(x[0]), model.predict(x)[0], rtol=1e-6)
+    with pytest.raises(ValueError, match=r"predict expects shape \(64,\) or \(n, \*\(64,\)\), got \(3, 8, 8\)"):
+        model.predict(x.reshape(3, 8, 8))
+
+
+def test_parameters_are_named_like_an_mlps_and_the_summary_has_a_row_per_layer():
+    model = small_conv_model()
+    names = [name for name, _ in model.named_parameters()]
+    assert names == ["layer2.W", "layer2.b", "layer5.layer1.W", "layer5.layer1.b", "layer6.W", "layer6.b"]
+    assert model.num_parameters == 40 + 148 + 37
+    rows = model.summary().splitlines()
+    assert len(rows) == 2 + len(model.layers) + 1 + 2  # the Residual body has a row of its own
+    assert "Conv2D 1 -> 4, 3x3 (ReLU)" in rows[3] and "(None, 4, 8, 8)" in rows[3] and rows[3].endswith("40")
+    assert "(None, 4, 4, 4)" in rows[4] and rows[-1] == "Total params: 225"
+
+
+def test_fit_learns_and_predict_runs_in_eval_mode():
+    model = small_conv_model()
+    x = np.random.default_rng(1).random((64, 64), dtype=np.float32)
+    history = model.fit(x, x, epochs=3, batch_size=16, verbose=False)
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    seen = []
+
+    class Spy(Flatten):
+        def forward(self, x):
+            seen.append(self.training)
+            return super().forward(x)
+    model.layers[-1] = Spy()
+    model.predict(x)
+    model.evaluate(x, x)
+    model(Tensor(x))
+    assert seen == [False, False, True] and model.training
+    model.eval()
+    assert not model.training and not model.layers[4].body[0].training
+    model.train()
+    assert model.training
+
+
+def test_save_and_load_model_round_trip(tmp_path):
+    model = small_conv_model()
+    x = np.random.default_rng(2).random((2, 64), dtype=np.float32)
+    path = model.save(tmp_path / "conv", metadata={"note": "test"})
+    loaded = load_model(path)
+    assert isinstance(loaded, Sequential) and loaded.metadata == {"note": "test"}
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert loaded.summary() == model.summary()
+    mlp = MLP([Dense(4, 3, seed=0), Dense(3, 4, seed=1)])
+    assert isinstance(load_model(mlp.save(tmp_path / "mlp")), MLP)
+    assert load_model("mnist_denoising_autoencoder").layer_sizes == [784, 10, 784]
+
+
+def test_a_damaged_file_is_refused_with_its_name(tmp_path):
+    from tinygrad_ae._support.serialization import save_model
+
+    path = save_model(tmp_path / "bad", {"model": "Sequential", "input_shape": [4], "layers": [{"type": "Warp"}]}, {})
+    with pytest.raises(ValueError, match="not a valid tinygrad_ae Sequential file .unknown layer type 'Warp'"):
+        load_model(path)
+    path = save_model(tmp_path / "short", {"model": "Sequential", "input_shape": [4],
+                                           "layers": [Dense(4, 2).config()]}, {"layer1.W": np.zeros((2, 3))})
+    with pytest.raises(ValueError, match="layer1.W has shape"):
+        load_model(path)
+
+
+def test_add_refuses_what_is_not_a_layer():
+    with pytest.raises(TypeError, match="needs a layer such as Conv2D"):
+        Sequential().add("conv")

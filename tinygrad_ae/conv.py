@@ -1,0 +1,203 @@
+"""Convolution is windows + one matmul: every output pixel is a dot product of the kernel
+with the window of the input under it. Gather all windows into a matrix, one row per
+output pixel, and a whole layer is a single matrix product with the reshaped kernels.
+
+The one new primitive here is :class:`Windows`, the sliding-window view (im2col). Its
+backward scatters each window's gradient back onto the pixels it came from, adding where
+windows overlap. Everything else is composed of Tensor ops, so autodiff writes the rest
+of the backward pass: ``conv2d`` (windows, matmul, bias), ``max_pool2d`` and
+``avg_pool2d`` (windows, then max or mean), ``upsample2d`` (broadcasting) and ``pad2d``
+(concatenation with zeros). Images are NCHW (batch, channels, height, width) as in
+PyTorch; inside, the windows are channels-last, (N, OH, OW, kh, kw, C), so that the
+channels of one pixel sit side by side in memory, which makes the gather, the matmul and
+the scatter fast. Read next: ``layers.py`` (``Conv2D`` and friends).
+
+Example:
+    >>> import numpy as np
+    >>> from tinygrad_ae import Tensor
+    >>> x = Tensor(np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4))
+    >>> conv2d(x, Tensor.ones(1, 1, 2, 2), stride=2).data   # sums of 2x2 blocks
+    array([[[[10., 18.],
+             [42., 50.]]]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._support.checks import whole_number
+from .autograd import Function
+from .tensor import Tensor, concatenate
+
+
+def as_pair(value, what: str, low: int = 1) -> tuple:
+    """``3 -> (3, 3)``; ``(3, 2)`` stays; anything else is an error that says what was wrong.
+
+    Example:
+        >>> as_pair(3, "kernel"), as_pair([3, 2], "kernel")
+        ((3, 3), (3, 2))
+    """
+    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    checked = tuple(whole_number(v) for v in pair)
+    if len(pair) != 2 or any(v is None or v < low for v in checked):
+        raise ValueError(f"{what} must be a whole number >= {low} or a pair of them, got {value!r}")
+    return checked
+
+
+class Windows(Function):
+    """Every kh x kw window of an NCHW image, channels-last: out[n, i, j, a, b, c] =
+    padded[n, c, i*sh + a, j*sw + b]. d/dx = each window's grad added back onto its pixels.
+
+    Forward copies each window out of the zero-padded input (im2col). A pixel appears in
+    several windows when they overlap, so its gradient is the sum of the gradients of all
+    its copies: backward adds them up, one strided slice per kernel offset (kh*kw adds,
+    no loop over pixels), and crops the padding away.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> x = Tensor(np.arange(9, dtype=np.float32).reshape(1, 1, 3, 3), requires_grad=True)
+        >>> w = Windows.apply(x, kernel=(2, 2), stride=(1, 1), padding=(0, 0))
+        >>> w.shape, w.data[0, 0, 0, :, :, 0]      # (N, OH, OW, kh, kw, C); the first window
+        ((1, 2, 2, 2, 2, 1), array([[0., 1.],
+               [3., 4.]], dtype=float32))
+        >>> w.sum().backward(); x.grad[0, 0]      # how many windows each pixel is in
+        array([[1., 2., 1.],
+               [2., 4., 2.],
+               [1., 2., 1.]], dtype=float32)
+    """
+
+    rule = "d/dx = sum of the grads of every window copy of each pixel (scatter-add)"
+
+    def forward(self, x, kernel, stride, padding):
+        if x.ndim != 4:
+            raise ValueError(f"expected images of shape (batch, channels, height, width), got shape {x.shape}")
+        (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+        n, c, h, w = x.shape
+        if kh > h + 2 * ph or kw > w + 2 * pw:
+            raise ValueError(f"the {kh}x{kw} kernel is larger than the padded {h + 2 * ph}x{w + 2 * pw} input "
+                             f"(input {x.shape}, padding {padding}); use a smaller kernel or more padding")
+        self.x_shape, self.kernel, self.stride, self.padding = x.shape, kernel, stride, padding
+        channels_last = np.pad(x.transpose(0, 2, 3, 1), ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+        view = np.lib.stride_tricks.sliding_window_view(channels_last, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
+        return np.ascontiguousarray(view.transpose(0, 1, 2, 4, 5, 3))  # (N, OH, OW, kh, kw, C)
+
+    def backward(self, grad):
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
+        n, c, h, w = self.x_shape
+        oh, ow = grad.shape[1:3]
+        padded = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=grad.dtype)
+        for a in range(kh):          # one strided add per kernel offset
+            for b in range(kw):
+                padded[:, a:a + sh * (oh - 1) + 1:sh, b:b + sw * (ow - 1) + 1:sw] += grad[:, :, :, a, b]
+        return (padded[:, ph:ph + h, pw:pw + w].transpose(0, 3, 1, 2),)
+
+
+def windows(x: Tensor, kernel, stride=1, padding=0) -> Tensor:
+    """The windows of ``x`` (N, C, H, W) as a tensor (N, OH, OW, kh, kw, C); see :class:`Windows`.
+
+    OH = (H + 2 * padding - kh) // stride + 1, and the same for OW.
+
+    Example:
+        >>> windows(Tensor.zeros(2, 3, 5, 5), kernel=3, padding=1).shape
+        (2, 5, 5, 3, 3, 3)
+    """
+    return Windows.apply(x, kernel=as_pair(kernel, "kernel"), stride=as_pair(stride, "stride"),
+                         padding=as_pair(padding, "padding", low=0))
+
+
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0) -> Tensor:
+    """2-D convolution (cross-correlation, as in PyTorch): ``x`` (N, C, H, W), ``weight``
+    (out_channels, C, kh, kw), ``bias`` (out_channels,) -> (N, out_channels, OH, OW).
+
+    Composed: the windows as a matrix (one row per output pixel) times the kernels as a
+    matrix (one column per output channel). Its backward is therefore the matmul's two
+    products (dW = windows^T @ G, dwindows = G @ W) and the windows' scatter-add.
+
+    Example:
+        >>> x = Tensor(np.ones((1, 2, 3, 3)))
+        >>> conv2d(x, Tensor(np.ones((4, 2, 3, 3))), padding=1).shape
+        (1, 4, 3, 3)
+        >>> conv2d(x, Tensor(np.ones((4, 3, 3, 3))))
+        Traceback (most recent call last):
+        ...
+        ValueError: conv2d: the input has 2 channels (shape (1, 2, 3, 3)) but the weight (4, 3, 3, 3) expects 3
+    """
+    if weight.ndim != 4:
+        raise ValueError(f"conv2d: weight must have shape (out_channels, in_channels, kh, kw), got {weight.shape}")
+    out_channels, in_channels, kh, kw = weight.shape
+    if x.ndim == 4 and x.shape[1] != in_channels:
+        raise ValueError(f"conv2d: the input has {x.shape[1]} channels (shape {x.shape}) but the weight "
+                         f"{weight.shape} expects {in_channels}")
+    cols = windows(x, (kh, kw), stride, padding)                   # (N, OH, OW, kh, kw, C)
+    n, oh, ow = cols.shape[:3]
+    kernels = weight.transpose(0, 2, 3, 1).reshape(out_channels, kh * kw * in_channels)  # rows in the same order
+    out = cols.reshape(n * oh * ow, kh * kw * in_channels) @ kernels.T  # one matmul for the whole layer
+    if bias is not None:
+        out = out + bias
+    return out.reshape(n, oh, ow, out_channels).transpose(0, 3, 1, 2)
+
+
+def max_pool2d(x: Tensor, kernel, stride=None) -> Tensor:
+    """The largest value of each window, per channel; ``stride`` defaults to ``kernel``.
+
+    Example:
+        >>> x = Tensor(np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4))
+        >>> max_pool2d(x, 2).data
+        array([[[[ 5.,  7.],
+                 [13., 15.]]]], dtype=float32)
+    """
+    cols = windows(x, kernel, kernel if stride is None else stride)
+    n, oh, ow, kh, kw, c = cols.shape
+    return cols.reshape(n, oh, ow, kh * kw, c).max(axis=3).transpose(0, 3, 1, 2)
+
+
+def avg_pool2d(x: Tensor, kernel, stride=None) -> Tensor:
+    """The mean of each window, per channel; ``stride`` defaults to ``kernel``.
+
+    Example:
+        >>> avg_pool2d(Tensor(np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)), 2).data
+        array([[[[ 2.5,  4.5],
+                 [10.5, 12.5]]]], dtype=float32)
+    """
+    cols = windows(x, kernel, kernel if stride is None else stride)
+    n, oh, ow, kh, kw, c = cols.shape
+    return cols.reshape(n, oh, ow, kh * kw, c).mean(axis=3).transpose(0, 3, 1, 2)
+
+
+def upsample2d(x: Tensor, scale) -> Tensor:
+    """Nearest-neighbour upsampling: each pixel becomes a ``scale`` x ``scale`` block.
+
+    Composed as a broadcast: (N, C, H, 1, W, 1) times ones (sh, 1, sw), so its backward
+    (unbroadcast) sums each block's gradient back onto its pixel.
+
+    Example:
+        >>> upsample2d(Tensor([[[[1.0, 2.0]]]]), 2).data
+        array([[[[1., 1., 2., 2.],
+                 [1., 1., 2., 2.]]]], dtype=float32)
+    """
+    sh, sw = as_pair(scale, "scale")
+    n, c, h, w = x.shape
+    blocks = x.reshape(n, c, h, 1, w, 1) * np.ones((sh, 1, sw), dtype=x.dtype)
+    return blocks.reshape(n, c, h * sh, w * sw)
+
+
+def pad2d(x: Tensor, padding) -> Tensor:
+    """Zeros around the last two axes: ``padding`` rows above and below, columns left and right.
+
+    Composed with ``concatenate``, whose backward hands the middle piece's gradient back.
+
+    Example:
+        >>> pad2d(Tensor.ones(1, 1, 1, 2), 1).data[0, 0]
+        array([[0., 0., 0., 0.],
+               [0., 1., 1., 0.],
+               [0., 0., 0., 0.]], dtype=float32)
+    """
+    ph, pw = as_pair(padding, "padding", low=0)
+    *lead, h, w = x.shape
+    if pw:
+        side = Tensor.zeros(*lead, h, pw, dtype=x.dtype)
+        x = concatenate([side, x, side], axis=-1)
+    if ph:
+        top = Tensor.zeros(*lead, ph, w + 2 * pw, dtype=x.dtype)
+        x = concatenate([top, x, top], axis=-2)
+    return x
