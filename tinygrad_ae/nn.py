@@ -70,7 +70,74 @@ def _check_mlp_arrays(architecture, specs) -> None:
                         f"layerN.W (out, in) and layerN.b (out,); mismatches: {wrong})")
 
 
-class MLP:
+class Model:
+    """What every model here shares (``MLP``, ``Sequential``): its ``layers`` in order, their
+    parameters by path, and the training / eval modes.
+
+    Example:
+        >>> from tinygrad_ae import Dense, Dropout
+        >>> model = MLP([Dense(4, 4), Dropout(0.5)]).eval()
+        >>> model.training, model.layers[1].training
+        (False, False)
+        >>> [name for name, _ in model.named_parameters()]
+        ['layer1.W', 'layer1.b']
+    """
+
+    layers: list  # set by each model's __init__
+    _training = True
+
+    def named_parameters(self) -> list:
+        """``[("layer1.W", W), ("layer1.b", b), ...]``: every trainable tensor by its path."""
+        return [(f"layer{i}.{name}", t) for i, layer in enumerate(self.layers, 1) for name, t in layer.named_parameters()]
+
+    def parameters(self) -> list:
+        """Every trainable tensor, for an optimizer: ``Adam(model.parameters())``."""
+        return [t for _, t in self.named_parameters()]
+
+    @property
+    def num_parameters(self) -> int:
+        """Total number of weights and biases: ``MLP([Dense(784, 10)]).num_parameters == 7850``."""
+        return sum(t.size for t in self.parameters())
+
+    def zero_grad(self) -> None:
+        """Reset every parameter's gradient to zero (``model.zero_grad()``, as in PyTorch)."""
+        for t in self.parameters():
+            t.zero_grad()
+
+    def train(self, mode: bool = True):
+        """Training mode (the default): ``Dropout`` drops, ``BatchNorm`` uses batch statistics.
+        Sets ``training`` on every layer (inside a ``Residual`` too); returns the model, as in
+        PyTorch. ``fit`` switches to it by itself."""
+        for layer in _all_layers(self.layers):
+            layer.training = mode
+        self._training = mode
+        return self
+
+    def eval(self):
+        """Eval mode: ``Dropout`` passes everything through, ``BatchNorm`` uses its running
+        statistics. ``predict`` and ``evaluate`` switch to it by themselves. Returns the model."""
+        return self.train(False)
+
+    @property
+    def training(self) -> bool:
+        """True in training mode (the default), False after ``eval()``."""
+        return self._training
+
+    @contextlib.contextmanager
+    def _in_mode(self, training: bool):
+        """The given mode inside the ``with`` block; every layer's own mode restored afterwards."""
+        previous = [(layer, getattr(layer, "training", True)) for layer in _all_layers(self.layers)]
+        model_previous = self._training
+        self.train(training)
+        try:
+            yield
+        finally:
+            for layer, mode in previous:
+                layer.training = mode
+            self._training = model_previous
+
+
+class MLP(Model):
     """A multi-layer perceptron: ``Dense`` layers applied one after another.
 
     Example:
@@ -127,44 +194,6 @@ class MLP:
     def _dense_layers(self) -> list:
         return [layer for layer in self.layers if isinstance(layer, Dense)]
 
-    # ------------------------------------------------------------------ train and eval modes
-
-    def train(self, mode: bool = True) -> "MLP":
-        """Training mode (the default): ``Dropout`` drops, ``BatchNorm`` uses batch statistics.
-        Sets ``training`` on every layer that has it; returns the model, as in PyTorch.
-
-        Example:
-            >>> from tinygrad_ae import Dense, Dropout
-            >>> model = MLP([Dense(4, 4), Dropout(0.5)]).eval()
-            >>> model.training, model.layers[1].training
-            (False, False)
-        """
-        for layer in self.layers:
-            if hasattr(layer, "training"):
-                layer.training = mode
-        self._training = mode
-        return self
-
-    def eval(self) -> "MLP":
-        """Eval mode: ``Dropout`` passes everything through, ``BatchNorm`` uses its running
-        statistics. ``predict`` and ``evaluate`` switch to it by themselves. Returns the model."""
-        return self.train(False)
-
-    @property
-    def training(self) -> bool:
-        """True in training mode (the default), False after ``eval()``."""
-        return self._training
-
-    @contextlib.contextmanager
-    def _eval_mode(self):
-        """Eval mode inside the ``with`` block, the previous mode restored afterwards."""
-        previous = self.training
-        self.eval()
-        try:
-            yield
-        finally:
-            self.train(previous)
-
     @property
     def layer_sizes(self) -> list:
         """``[inputs, outputs of layer 1, ..., outputs of the last layer]``, e.g. ``[784, 10, 784]``."""
@@ -172,24 +201,6 @@ class MLP:
         if not dense:
             return []
         return [dense[0].in_features] + [layer.out_features for layer in dense]
-
-    def named_parameters(self) -> list:
-        """``[("layer1.W", W), ("layer1.b", b), ...]``: every trainable tensor by its path."""
-        return [(f"layer{i}.{name}", t) for i, layer in enumerate(self.layers, 1) for name, t in layer.named_parameters()]
-
-    def parameters(self) -> list:
-        """Every trainable tensor, for an optimizer: ``Adam(model.parameters())``."""
-        return [t for _, t in self.named_parameters()]
-
-    @property
-    def num_parameters(self) -> int:
-        """Total number of weights and biases: ``MLP([Dense(784, 10)]).num_parameters == 7850``."""
-        return sum(t.size for t in self.parameters())
-
-    def zero_grad(self) -> None:
-        """Reset every parameter's gradient to zero (``model.zero_grad()``, as in PyTorch)."""
-        for t in self.parameters():
-            t.zero_grad()
 
     # ------------------------------------------------------------------ computing
 
@@ -228,7 +239,7 @@ class MLP:
         if data.ndim not in (1, 2) or data.shape[-1] != expected:
             hint = " (flatten a 28x28 image with .reshape(-1) or a batch with .reshape(len(x), -1))" if data.size % expected == 0 else ""
             raise ValueError(f"predict expects shape ({expected},) or (n, {expected}), got {data.shape}{hint}")
-        with no_grad(), self._eval_mode():
+        with no_grad(), self._in_mode(training=False):
             out = self.forward(Tensor(data.reshape(1, -1) if data.ndim == 1 else data))
         return out.data[0] if data.ndim == 1 else out.data
 
@@ -326,7 +337,7 @@ class MLP:
         if whole_number(batch_size) is None or batch_size < 1:
             raise ValueError(f"batch_size must be a whole number >= 1 (rows per forward pass), got {batch_size!r}")
         total = 0.0
-        with no_grad(), self._eval_mode():
+        with no_grad(), self._in_mode(training=False):
             for start in range(0, len(x), batch_size):
                 xb, yb = x[start:start + batch_size], y[start:start + batch_size]
                 total += loss_fn(self.forward(Tensor(xb)), Tensor(yb)).item() * len(xb)
@@ -389,7 +400,7 @@ class MLP:
         return self
 
 
-class Sequential:
+class Sequential(Model):
     """Any layers applied one after another: ``Dense``, ``Conv2D``, ``MaxPool2D``, ``Upsample2D``,
     ``Reshape``, ``Flatten``, ``Residual``. Everything ``MLP`` has: fit, predict, evaluate,
     parameters, a summary, a picture, save and load.
@@ -424,39 +435,6 @@ class Sequential:
 
     addLayer = add_layer = add
 
-    def named_parameters(self) -> list:
-        """``[("layer1.W", W), ("layer1.b", b), ...]``: every trainable tensor by its path."""
-        return [(f"layer{i}.{name}", t) for i, layer in enumerate(self.layers, 1) for name, t in layer.named_parameters()]
-
-    def parameters(self) -> list:
-        """Every trainable tensor, for an optimizer."""
-        return [t for _, t in self.named_parameters()]
-
-    @property
-    def num_parameters(self) -> int:
-        """Total number of trainable numbers."""
-        return sum(t.size for t in self.parameters())
-
-    def zero_grad(self) -> None:
-        """Reset every parameter's gradient."""
-        for t in self.parameters():
-            t.zero_grad()
-
-    def train(self, mode: bool = True) -> "Sequential":
-        """Put every layer in training mode (``eval()`` undoes it); returns the model."""
-        for layer in _all_layers(self.layers):
-            layer.training = mode
-        return self
-
-    def eval(self) -> "Sequential":
-        """Put every layer in evaluation mode (what predict and evaluate use)."""
-        return self.train(False)
-
-    @property
-    def training(self) -> bool:
-        """True unless ``eval()`` was called last."""
-        return all(getattr(layer, "training", True) for layer in _all_layers(self.layers))
-
     # ------------------------------------------------------------------ computing
 
     def forward(self, x) -> Tensor:
@@ -482,7 +460,7 @@ class Sequential:
         single = self.input_shape is not None and data.shape == self.input_shape
         if self.input_shape is not None and not single and data.shape[1:] != self.input_shape:
             raise ValueError(f"predict expects shape {self.input_shape} or (n, *{self.input_shape}), got {data.shape}")
-        with no_grad(), _mode(self, training=False):
+        with no_grad(), self._in_mode(training=False):
             out = self.forward(Tensor(data[None] if single else data))
         return out.data[0] if single else out.data
 
@@ -497,7 +475,7 @@ class Sequential:
         loss_fn = get_loss(loss)
         x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32)
         total = 0.0
-        with no_grad(), _mode(self, training=False):
+        with no_grad(), self._in_mode(training=False):
             for start in range(0, len(x), batch_size):
                 xb, yb = x[start:start + batch_size], y[start:start + batch_size]
                 total += loss_fn(self.forward(Tensor(xb)), Tensor(yb)).item() * len(xb)
@@ -512,7 +490,7 @@ class Sequential:
             >>> len(Sequential([Dense(2, 2, seed=0)]).fit(x, x, epochs=2, verbose=False)["train_loss"])
             2
         """
-        with _mode(self, training=True):
+        with self._in_mode(training=True):
             return fit(self, data, y, **options)
 
     # ------------------------------------------------------------------ describing
@@ -658,22 +636,6 @@ def _describe(layer) -> str:
         return (f"Conv2D {layer.in_channels} -> {layer.out_channels}, "
                 f"{layer.kernel_size[0]}x{layer.kernel_size[1]} ({layer.activation.name})")
     return repr(layer)
-
-
-class _mode:
-    """Context manager: the model in training (or eval) mode inside, its old mode after."""
-
-    def __init__(self, model, training: bool):
-        self.model, self.training = model, training
-
-    def __enter__(self):
-        self.previous = [(layer, getattr(layer, "training", True)) for layer in _all_layers(self.model.layers)]
-        self.model.train(self.training)
-
-    def __exit__(self, *exc):
-        for layer, training in self.previous:
-            layer.training = training
-        return False
 
 
 def load_model(name_or_path):
