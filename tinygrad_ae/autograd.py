@@ -641,14 +641,14 @@ def matmul_in_small_blocks(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if work <= ONE_THREAD_WORK or work > SMALL_PRODUCT:
         return a @ b
     out = np.empty((m, n), dtype=np.result_type(a, b))
-    if m >= n:  # blocks of rows of a (of out), else blocks of columns of b
-        step = max(1, ONE_THREAD_WORK // (n * k))
+    step = ONE_THREAD_WORK // (n * k)
+    if step >= 1:  # blocks of rows of a: each block's rows of out are contiguous, as BLAS wants
         for i in range(0, m, step):
             np.matmul(a[i:i + step], b, out=out[i:i + step])
-    else:
+    else:  # even one row is too much work: blocks of columns, each made whole, then copied in
         step = max(1, ONE_THREAD_WORK // (m * k))
         for j in range(0, n, step):
-            np.matmul(a, b[:, j:j + step], out=out[:, j:j + step])
+            out[:, j:j + step] = a @ b[:, j:j + step]
     return out
 
 
