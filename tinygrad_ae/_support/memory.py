@@ -46,26 +46,34 @@ def _glibc():
         return None
 
 
+_depth = 0  # how many keep_freed_memory blocks are open: only the outermost one changes malloc
+
+
 @contextlib.contextmanager
 def keep_freed_memory(mmap_threshold: int = 16 * MIB, trim_threshold: int = 64 * MIB):
     """Inside the block, glibc serves blocks below ``mmap_threshold`` from its heap and keeps
-    up to ``trim_threshold`` bytes of freed heap; yields True if it took the settings.
+    up to ``trim_threshold`` bytes of freed heap; yields True if the settings are in force.
 
     Afterwards the thresholds are glibc's defaults again (128 KiB each) and the kept memory is
     trimmed. (glibc then no longer moves the thresholds by itself, as it does in a process
-    that never called mallopt: it has no way to switch that back on.)
+    that never called mallopt: it has no way to switch that back on.) Blocks nest: an inner
+    one (a ``fit`` inside a benchmark that keeps memory for its whole run) changes nothing.
 
     Example:
         >>> with keep_freed_memory():
         ...     pass
     """
+    global _depth
     libc = None if os.environ.get("TINYGRAD_AE_MALLOC", "").lower() == "default" else _glibc()
-    applied = bool(libc) and bool(libc.mallopt(M_MMAP_THRESHOLD, mmap_threshold)) \
-        and bool(libc.mallopt(M_TRIM_THRESHOLD, trim_threshold))
+    outermost = _depth == 0
+    _depth += 1
+    applied = bool(libc) and (not outermost or (bool(libc.mallopt(M_MMAP_THRESHOLD, mmap_threshold))
+                                               and bool(libc.mallopt(M_TRIM_THRESHOLD, trim_threshold))))
     try:
         yield applied
     finally:
-        if libc:
+        _depth -= 1
+        if libc and outermost:
             libc.mallopt(M_MMAP_THRESHOLD, DEFAULT_MMAP_THRESHOLD)
             libc.mallopt(M_TRIM_THRESHOLD, DEFAULT_TRIM_THRESHOLD)
             libc.malloc_trim(0)
