@@ -123,6 +123,48 @@ class Model:
         """True in training mode (the default), False after ``eval()``."""
         return self._training
 
+    def forward(self, x) -> Tensor:
+        """The output as a Tensor, recording the graph for ``backward``: the layers in order.
+
+        Example:
+            >>> from tinygrad_ae import Dense, Tensor
+            >>> MLP([Dense(4, 2)]).forward(Tensor.ones(3, 4)).shape
+            (3, 2)
+        """
+        self._require_layers()
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    __call__ = forward
+
+    def evaluate(self, x, y, loss="mse", batch_size: int = 1000) -> float:
+        """The mean loss over ``(x, y)``, in eval mode, computed in batches without recording a graph.
+
+        Example:
+            >>> from tinygrad_ae import Dense
+            >>> model = MLP([Dense(2, 2, activation="linear")])
+            >>> model.evaluate(np.zeros((3, 2)), np.zeros((3, 2)))
+            0.0
+        """
+        loss_fn = get_loss(loss)
+        x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32)
+        if x.ndim == 0 or len(x) == 0 or y.ndim == 0 or len(x) != len(y):
+            raise ValueError(f"evaluate needs at least one row and one target per row; got x {x.shape}, y {y.shape}")
+        if whole_number(batch_size) is None or batch_size < 1:
+            raise ValueError(f"batch_size must be a whole number >= 1 (rows per forward pass), got {batch_size!r}")
+        total = 0.0
+        with no_grad(), self._in_mode(training=False):
+            for start in range(0, len(x), batch_size):
+                xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+                total += loss_fn(self.forward(Tensor(xb)), Tensor(yb)).item() * len(xb)
+        return total / len(x)
+
+    @method_calling(fit)  # help(model.fit) shows training.fit's parameters and docstring
+    def fit(self, data, y=None, **options):
+        return fit(self, data, y, **options)  # training.fit: it trains in training mode
+
     @contextlib.contextmanager
     def _in_mode(self, training: bool):
         """The given mode inside the ``with`` block; every layer's own mode restored afterwards."""
@@ -207,22 +249,6 @@ class MLP(Model):
     def _require_layers(self):
         if not self.layers:
             raise RuntimeError("this MLP has no layers yet: add some with addLayer(Dense(...)) or load(...) a model")
-
-    def forward(self, x) -> Tensor:
-        """The network's output as a Tensor, recording the graph for ``backward``.
-
-        Example:
-            >>> from tinygrad_ae import Dense, Tensor
-            >>> MLP([Dense(4, 2)]).forward(Tensor.ones(3, 4)).shape
-            (3, 2)
-        """
-        self._require_layers()
-        x = x if isinstance(x, Tensor) else Tensor(x)
-        for layer in self.layers:
-            x = layer(x)
-        return x
-
-    __call__ = forward
 
     def predict(self, x) -> np.ndarray:
         """Numpy in, numpy out, no graph recorded: one input ``(features,)`` or a batch ``(n, features)``.
@@ -316,32 +342,6 @@ class MLP(Model):
     plot_graph = plotGraph
 
     # ------------------------------------------------------------------ training and files
-
-    @method_calling(fit)  # help(MLP.fit) shows training.fit's parameters and docstring
-    def fit(self, data, y=None, **options):
-        return fit(self, data, y, **options)  # the function fit of training.py
-
-    def evaluate(self, x, y, loss="mse", batch_size: int = 1000) -> float:
-        """The mean loss over ``(x, y)``, computed in batches without recording a graph.
-
-        Example:
-            >>> from tinygrad_ae import Dense
-            >>> model = MLP([Dense(2, 2, activation="linear")])
-            >>> model.evaluate(np.zeros((3, 2)), np.zeros((3, 2)))
-            0.0
-        """
-        loss_fn = get_loss(loss)
-        x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32)
-        if x.ndim == 0 or len(x) == 0 or y.ndim == 0 or len(x) != len(y):
-            raise ValueError(f"evaluate needs at least one row and one target per row; got x {x.shape}, y {y.shape}")
-        if whole_number(batch_size) is None or batch_size < 1:
-            raise ValueError(f"batch_size must be a whole number >= 1 (rows per forward pass), got {batch_size!r}")
-        total = 0.0
-        with no_grad(), self._in_mode(training=False):
-            for start in range(0, len(x), batch_size):
-                xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-                total += loss_fn(self.forward(Tensor(xb)), Tensor(yb)).item() * len(xb)
-        return total / len(x)
 
     def save(self, path, metadata: dict | None = None) -> str:
         """Write the model to one ``.npz`` file (arrays plus the architecture as JSON), atomically.
@@ -437,16 +437,9 @@ class Sequential(Model):
 
     # ------------------------------------------------------------------ computing
 
-    def forward(self, x) -> Tensor:
-        """The output as a Tensor, recording the graph for ``backward``."""
+    def _require_layers(self):
         if not self.layers:
             raise RuntimeError("this Sequential has no layers yet: add some with add(...) or load a model")
-        x = x if isinstance(x, Tensor) else Tensor(x)
-        for layer in self.layers:
-            x = layer(x)
-        return x
-
-    __call__ = forward
 
     def predict(self, x) -> np.ndarray:
         """Numpy in, numpy out, in eval mode, no graph: one sample or a batch of them.
@@ -463,35 +456,6 @@ class Sequential(Model):
         with no_grad(), self._in_mode(training=False):
             out = self.forward(Tensor(data[None] if single else data))
         return out.data[0] if single else out.data
-
-    def evaluate(self, x, y, loss="mse", batch_size: int = 1000) -> float:
-        """The mean loss over ``(x, y)`` in eval mode, in batches, without a graph.
-
-        Example:
-            >>> from tinygrad_ae import Dense
-            >>> Sequential([Dense(2, 2, activation="linear")]).evaluate(np.zeros((3, 2)), np.zeros((3, 2)))
-            0.0
-        """
-        loss_fn = get_loss(loss)
-        x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32)
-        total = 0.0
-        with no_grad(), self._in_mode(training=False):
-            for start in range(0, len(x), batch_size):
-                xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-                total += loss_fn(self.forward(Tensor(xb)), Tensor(yb)).item() * len(xb)
-        return total / max(len(x), 1)
-
-    def fit(self, data, y=None, **options):
-        """Train in training mode; see :func:`tinygrad_ae.training.fit` for the options.
-
-        Example:
-            >>> from tinygrad_ae import Dense
-            >>> x = np.random.default_rng(0).random((64, 2), dtype=np.float32)
-            >>> len(Sequential([Dense(2, 2, seed=0)]).fit(x, x, epochs=2, verbose=False)["train_loss"])
-            2
-        """
-        with self._in_mode(training=True):
-            return fit(self, data, y, **options)
 
     # ------------------------------------------------------------------ describing
 
