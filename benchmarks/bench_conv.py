@@ -1,16 +1,17 @@
 """How fast are tinygrad_ae's convolutions? Three measurements, printed as ratios.
 
 1. Training the shipped conv denoiser (examples/train_denoisers.py --arch conv) on the same
-   batches with tinygrad_ae and with PyTorch CPU (same architecture, same initial weights,
-   Adam lr 1e-3, one thread each): seconds per epoch and their ratio. ``--steps`` limits the
-   "epoch" to its first N batches (a full epoch is 1,875 batches of 32).
+   batches with tinygrad_ae (``train_step`` compiled by ``jit``, as ``fit`` runs it) and with
+   PyTorch CPU (the same layers, the same initial weights, Adam lr 1e-3, one thread each) at
+   batch 1, 32 and 128: seconds and their ratio. ``--images`` sets how many training images
+   each batch size runs over (a full epoch is 60,000).
 2. conv2d forward + backward per call (32 -> 32 channels, 3x3, padding 1, 14x14 images, the
    shipped model's middle layer) at batch 1, 32 and 128, against the floor: the three
    matmuls it does (forward, weight gradient, input gradient) timed alone.
 3. Peak RSS of a training step of the shipped model at batch 64, in a fresh process.
 
     python benchmarks/bench_conv.py              # ~2 minutes on a quiet 2-core machine
-    python benchmarks/bench_conv.py --steps 1875 # a whole epoch
+    python benchmarks/bench_conv.py --images 60000  # whole epochs
 
 Timings on a shared machine are noisy: the load average is printed with them.
 """
@@ -28,55 +29,68 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 from train_denoisers import TRAIN_NOISE, build  # noqa: E402  (the shipped architecture itself)
 
-from tinygrad_ae import Dataset, FusedAdam, Tensor, conv2d, train_step  # noqa: E402
+from tinygrad_ae import Dataset, FusedAdam, Tensor, conv2d, jit, train_step  # noqa: E402
+from tinygrad_ae import conv as conv_module  # noqa: E402  (its CONV2D_BACKWARD_AS_CONVOLUTION switch)
 from tinygrad_ae._support.memory import keep_freed_memory  # noqa: E402
 from tinygrad_ae._support.threads import limit_blas_threads  # noqa: E402
 
 
 def torch_twin(model):
-    """The same network in PyTorch, with a copy of the weights (NCHW, the same kernel layout)."""
+    """The same network in PyTorch, layer by layer, with a copy of the weights (NCHW, the same
+    kernel layout; SpaceToDepth/DepthToSpace order channels as pixel_unshuffle/pixel_shuffle)."""
     import torch
     from torch import nn
 
-    class Net(nn.Module):
-        def __init__(self):
+    activations = {"relu": nn.ReLU, "identity": nn.Identity, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+
+    class Add(nn.Module):  # Residual: x + body(x)
+        def __init__(self, body):
             super().__init__()
-            convs = model.layers[1].body[1:-1]
-            self.convs = nn.ModuleList(nn.Conv2d(c.in_channels, c.out_channels, 3, padding=1) for c in convs)
-            for mine, theirs in zip(convs, self.convs):
-                theirs.weight.data = torch.tensor(mine.W.data.copy())
-                theirs.bias.data = torch.tensor(mine.b.data.copy())
+            self.body = body
 
         def forward(self, x):
-            n = x.shape[0]
-            y = nn.functional.pixel_unshuffle(x.reshape(n, 1, 28, 28), 2)
-            for i, conv in enumerate(self.convs):
-                y = conv(y)
-                y = torch.relu(y) if i < len(self.convs) - 1 else y
-            return x + nn.functional.pixel_shuffle(y, 2).reshape(n, 784)
-    return Net()
+            return x + self.body(x)
+
+    def twin(layer):
+        kind = type(layer).__name__
+        if kind == "Conv2D":
+            conv = nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding)
+            conv.weight.data, conv.bias.data = torch.tensor(layer.W.data.copy()), torch.tensor(layer.b.data.copy())
+            return nn.Sequential(conv, activations[layer.activation.key]())
+        if kind == "SpaceToDepth":
+            return nn.PixelUnshuffle(layer.block)
+        if kind == "DepthToSpace":
+            return nn.PixelShuffle(layer.block)
+        if kind in ("Reshape", "Flatten"):
+            return nn.Unflatten(1, layer.shape) if kind == "Reshape" else nn.Flatten()
+        if kind == "Residual":
+            return Add(nn.Sequential(*[twin(inner) for inner in layer.body]))
+        raise NotImplementedError(f"bench_conv: no PyTorch twin for {kind}")
+    return nn.Sequential(*[twin(layer) for layer in model.layers])
 
 
-def epoch_seconds(batches, steps):
-    """tinygrad_ae and PyTorch over the same batches: (seconds, seconds, last losses)."""
+def epoch_seconds(batches):
+    """tinygrad_ae (``train_step`` compiled by ``jit``, as ``fit`` runs it) and PyTorch over the
+    same batches from the same weights, one thread each: (seconds, seconds, last losses)."""
     import torch
 
     model = build("conv", 0)
     twin = torch_twin(model)
     optimizer, torch_optimizer = FusedAdam(model.parameters(), lr=1e-3), torch.optim.Adam(twin.parameters(), lr=1e-3)
+    step = jit(lambda x, y: train_step(model, optimizer, x, y))
     torch.set_num_threads(1)
-    started = time.perf_counter()
     with limit_blas_threads(1), keep_freed_memory():
-        for x, y in batches[:steps]:
-            ours = train_step(model, optimizer, x, y).item()
-    ours_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        for x, y in batches:
+            ours = step(x, y)
+        ours_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    for x, y in batches[:steps]:
+    for x, y in batches:
         torch_optimizer.zero_grad()
         loss = ((twin(torch.from_numpy(np.array(x))) - torch.from_numpy(np.array(y))) ** 2).mean()
         loss.backward()
         torch_optimizer.step()
-    return ours_seconds, time.perf_counter() - started, (ours, loss.item())
+    return ours_seconds, time.perf_counter() - started, (ours.item(), loss.item())
 
 
 def best_of(function, repeats):
@@ -102,8 +116,8 @@ def conv_versus_matmuls(batch, repeats):
     cols = rng.random((batch * 14 * 14, 288), dtype=np.float32)
     kernels, grad = rng.random((288, 32), dtype=np.float32), rng.random((batch * 196, 32), dtype=np.float32)
 
-    def matmuls():
-        cols @ kernels, cols.T @ grad, grad @ kernels.T
+    def matmuls():  # forward, weight gradient, input gradient (a second convolution, or G @ kernels)
+        cols @ kernels, cols.T @ grad, cols @ kernels if conv_module.CONV2D_BACKWARD_AS_CONVOLUTION else grad @ kernels.T
     with limit_blas_threads(1):
         return best_of(step, repeats), best_of(matmuls, repeats)
 
@@ -121,18 +135,25 @@ def peak_rss_of_one_step():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=100, help="batches of the 'epoch' (default: %(default)s)")
+    parser.add_argument("--images", type=int, default=3200, help="training images per batch size (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    parser.add_argument("--plain", action="store_true",
+                        help="conv2d's composed backward (windows' scatter-add), not the convolution backward")
     args = parser.parse_args(argv)
+    conv_module.CONV2D_BACKWARD_AS_CONVOLUTION = not args.plain
+    print(f"conv2d's input gradient: {'scatter-add of the windows (--plain)' if args.plain else 'a second convolution'}")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (timings are indicative)")
 
     if not args.no_torch:
-        dataset = Dataset(train_size=32 * args.steps, test_size=1, batch_size=32, seed=0)
-        batches = [batch for batch, _ in dataset.batches(autoencoder=True, noise=TRAIN_NOISE, test_batches=False)]
-        ours, theirs, losses = epoch_seconds(batches, args.steps)
-        print(f"conv denoiser, {args.steps} steps at batch 32: tinygrad_ae {ours:.1f} s, PyTorch {theirs:.1f} s, "
-              f"ratio {ours / theirs:.2f}x (last losses {losses[0]:.5f} / {losses[1]:.5f})")
+        print(f"conv denoiser training, {args.images} images per size (a full epoch is 60,000), one thread each:")
+        for batch in (1, 32, 128):
+            dataset = Dataset(train_size=args.images, test_size=1, batch_size=batch, seed=0)
+            batches = [pair for pair, _ in dataset.batches(autoencoder=True, noise=TRAIN_NOISE, test_batches=False)]
+            ours, theirs, losses = epoch_seconds(batches)
+            print(f"  batch {batch:3}: tinygrad_ae {ours:6.2f} s, PyTorch {theirs:6.2f} s, ratio {ours / theirs:.2f}x"
+                  f"  (an epoch: {ours * 60000 / args.images:.0f} s vs {theirs * 60000 / args.images:.0f} s;"
+                  f" last losses {losses[0]:.5f} / {losses[1]:.5f})", flush=True)
     for batch in (1, 32, 128):
         conv, floor = conv_versus_matmuls(batch, args.repeats)
         print(f"conv2d 32->32 3x3 on 14x14, batch {batch:3}: forward+backward {1e3 * conv:7.2f} ms, "

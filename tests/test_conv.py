@@ -7,12 +7,13 @@ One table drives forward and gradient checks, as in test_op_gradients.py: each r
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tinygrad_ae import (Conv2D, DepthToSpace, Flatten, MaxPool2D, Reshape, Residual, SpaceToDepth, Tensor,
                          Upsample2D, avg_pool2d, conv2d, gradcheck, max_pool2d, pad2d, upsample2d)
-from tinygrad_ae.conv import windows
+from tinygrad_ae import conv as conv_module
+from tinygrad_ae.conv import ConvolutionWithConvolutionBackward, windows
 
 
 # ---------------------------------------------------------------- plain-loop references
@@ -88,13 +89,74 @@ def t64(a, grad=True):
     return Tensor(a, dtype=np.float64, requires_grad=grad)
 
 
-@settings(max_examples=40)
+@pytest.fixture(params=[True, False], ids=["convolution-backward", "composed"])
+def conv_path(request, monkeypatch):
+    """Run a test with conv2d's fast path (stride 1: one op, input gradient as a convolution)
+    and with the composed windows + matmul that the fast path must equal."""
+    monkeypatch.setattr(conv_module, "CONV2D_BACKWARD_AS_CONVOLUTION", request.param)
+    return request.param
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=conv_cases())
-def test_conv2d_matches_the_plain_loop_and_central_differences(case):
+def test_conv2d_matches_the_plain_loop_and_central_differences(conv_path, case):
     x, w, b, stride, padding = case
     got = conv2d(t64(x), t64(w), t64(b), stride=stride, padding=padding).data
     np.testing.assert_allclose(got, conv_reference(x, w, b, stride, padding), rtol=1e-10, atol=1e-10)
     assert gradcheck(lambda x, w, b: conv2d(x, w, b, stride=stride, padding=padding), t64(x), t64(w), t64(b))
+
+
+@st.composite
+def stride_one_cases(draw):
+    """Stride-1 convolutions, with paddings up to 3 (wider than k - 1 too) and rectangular kernels."""
+    x = draw(images())
+    ph, pw = draw(st.integers(0, 3)), draw(st.integers(0, 3))
+    kh, kw = draw(st.integers(1, min(x.shape[2] + 2 * ph, 4))), draw(st.integers(1, min(x.shape[3] + 2 * pw, 4)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    w = rng.uniform(-1, 1, (draw(st.integers(1, 3)), x.shape[1], kh, kw))
+    bias = rng.uniform(-1, 1, w.shape[0]) if draw(st.booleans()) else None
+    return x, w, bias, (ph, pw), draw(st.sampled_from([(True, True), (True, False), (False, True)]))
+
+
+@settings(max_examples=60)
+@given(case=stride_one_cases())
+def test_the_convolution_backward_equals_the_composed_one(case):
+    """The fast path's output and every gradient equal windows + matmul's (float64, to 1e-12)."""
+    x, w, bias, padding, (x_grad, w_grad) = case
+    results = []
+    for fast in (True, False):
+        conv_module.CONV2D_BACKWARD_AS_CONVOLUTION = fast
+        try:
+            tensors = [Tensor(x, dtype=np.float64, requires_grad=x_grad), Tensor(w, dtype=np.float64, requires_grad=w_grad)]
+            tensors += [] if bias is None else [Tensor(bias, dtype=np.float64, requires_grad=True)]
+            out = conv2d(*tensors, padding=padding)
+            assert (type(out._op) is ConvolutionWithConvolutionBackward) == fast
+            (out * out).sum().backward()
+            results.append([out.data] + [t.grad for t in tensors])
+        finally:
+            conv_module.CONV2D_BACKWARD_AS_CONVOLUTION = True
+    for fast, composed in zip(*results):
+        if composed is None:
+            assert fast is None
+        else:
+            np.testing.assert_allclose(fast, composed, rtol=1e-12, atol=1e-12)
+
+
+def test_the_convolution_backward_is_fit_s_path_and_compiles():
+    """Stride 1 takes the one-op path; a jit replay of a conv step gives the eager numbers."""
+    from tinygrad_ae import FusedAdam, Sequential, jit, train_step
+    def model():
+        return Sequential([Reshape(1, 6, 6), Conv2D(1, 4, 3, seed=0), Conv2D(4, 1, 3, activation="identity", seed=1),
+                           Flatten()], input_shape=(36,))
+    x = np.random.default_rng(0).random((5, 36), dtype=np.float32)
+    eager, compiled = model(), model()
+    opt_e, opt_c = FusedAdam(eager.parameters()), FusedAdam(compiled.parameters())
+    step = jit(lambda a, b: train_step(compiled, opt_c, a, b))
+    for _ in range(4):
+        assert train_step(eager, opt_e, x, x).item() == step(x, x).item()
+    assert step.plans == 1
+    for a, b in zip(eager.parameters(), compiled.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
 
 
 def test_kernel_equal_to_the_input_is_a_dense_layer():
