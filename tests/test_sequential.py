@@ -83,3 +83,29 @@ def test_a_damaged_file_is_refused_with_its_name(tmp_path):
 def test_add_refuses_what_is_not_a_layer():
     with pytest.raises(TypeError, match="needs a layer such as Conv2D"):
         Sequential().add("conv")
+
+
+def test_clip_when_predicting_clips_predictions_but_not_training():
+    """predict/evaluate see outputs in [low, high]; training sees them raw, with their gradient."""
+    from tinygrad_ae import ClipWhenPredicting, mse
+    model = Sequential([Dense(2, 2, activation="identity", seed=0), ClipWhenPredicting(0, 1)], input_shape=(2,))
+    model.layers[0].W.data[...] = [[3.0, 0.0], [0.0, -3.0]]
+    x = np.array([[1.0, 1.0]], np.float32)
+    np.testing.assert_array_equal(model.predict(x), [[1.0, 0.0]])
+    raw = model(Tensor(x))                                 # training mode: not clipped
+    np.testing.assert_allclose(raw.data, [[3.0, -3.0]] + model.layers[0].b.data)
+    mse(raw, Tensor(np.full((1, 2), 0.5, np.float32))).backward()
+    assert np.all(model.layers[0].W.grad != 0)             # both outputs keep their gradient
+    assert model.evaluate(x, np.array([[1.0, 0.0]], np.float32)) == 0.0
+    assert model.training
+
+
+def test_clip_when_predicting_round_trips_and_checks_its_range(tmp_path):
+    from tinygrad_ae import ClipWhenPredicting, load_model
+    model = Sequential([Dense(3, 3, seed=0), ClipWhenPredicting(0.25, 0.75)], input_shape=(3,))
+    loaded = load_model(model.save(tmp_path / "clipped"))
+    assert repr(loaded.layers[1]) == "ClipWhenPredicting(low=0.25, high=0.75)"
+    x = np.random.default_rng(0).normal(0, 5, (4, 3)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    with pytest.raises(ValueError, match="low < high"):
+        ClipWhenPredicting(1, 0)

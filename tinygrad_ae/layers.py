@@ -440,6 +440,42 @@ class Flatten(Reshape):
         return {"type": "Flatten"}
 
 
+class ClipWhenPredicting(Layer):
+    """In eval mode (``predict``, ``evaluate``), limit values to [low, high]; while training,
+    the identity.
+
+    A denoiser's targets are pixels in [0, 1], so clipping its output there can only bring it
+    closer to any target (each clipped value moves towards the interval the target is in).
+    Training without the clip keeps every pixel's gradient: a clipped pixel would get none,
+    even when it sits on the wrong side of its target (say -0.1 for a target of 0.3).
+
+    Example:
+        >>> clip = ClipWhenPredicting(0, 1)
+        >>> clip(Tensor([-0.5, 0.5, 1.5])).data          # training: unchanged
+        array([-0.5,  0.5,  1.5], dtype=float32)
+        >>> clip.training = False                         # what model.eval() does
+        >>> clip(Tensor([-0.5, 0.5, 1.5])).data
+        array([0. , 0.5, 1. ], dtype=float32)
+    """
+
+    def __init__(self, low: float = 0.0, high: float = 1.0):
+        if not low < high:
+            raise ValueError(f"ClipWhenPredicting needs low < high, got low={low!r}, high={high!r}")
+        self.low, self.high = float(low), float(high)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``x.clip(low, high)`` in eval mode, ``x`` while training."""
+        return x if self.training else x.clip(self.low, self.high)
+
+    def output_shape(self, input_shape: tuple) -> tuple:
+        """The input's shape."""
+        return input_shape
+
+    def config(self) -> dict:
+        """The arguments that rebuild this layer."""
+        return {"type": "ClipWhenPredicting", "low": self.low, "high": self.high}
+
+
 class SpaceToDepth(Layer):
     """Each ``block`` x ``block`` patch of pixels becomes ``block**2`` channels of one pixel:
     (n, C, H, W) -> (n, C * block**2, H / block, W / block). Nothing is lost, and the convolutions
@@ -539,7 +575,7 @@ class Residual(Layer):
 
 
 LAYER_TYPES = {cls.__name__: cls for cls in (Dense, Conv2D, MaxPool2D, Upsample2D, Reshape, Flatten,
-                                             SpaceToDepth, DepthToSpace, Residual)}
+                                             ClipWhenPredicting, SpaceToDepth, DepthToSpace, Residual)}
 
 
 def layer_from_config(config: dict):
