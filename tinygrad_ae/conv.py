@@ -10,7 +10,9 @@ of the backward pass: ``conv2d`` (windows, matmul, bias), ``max_pool2d`` and
 (concatenation with zeros). Images are NCHW (batch, channels, height, width) as in
 PyTorch; inside, the windows are channels-last, (N, OH, OW, kh, kw, C), so that the
 channels of one pixel sit side by side in memory, which makes the gather, the matmul and
-the scatter fast. Read next: ``layers.py`` (``Conv2D`` and friends).
+the scatter fast. At the end of the file sits the fast path that ``conv2d`` takes at stride 1:
+the same forward as one op, whose backward gets the input gradient as a second convolution
+(switch: ``CONV2D_BACKWARD_AS_CONVOLUTION``). Read next: ``layers.py`` (``Conv2D`` and friends).
 
 Example:
     >>> import numpy as np
@@ -121,7 +123,9 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
 
     Composed: the windows as a matrix (one row per output pixel) times the kernels as a
     matrix (one column per output channel). Its backward is therefore the matmul's two
-    products (dW = windows^T @ G, dwindows = G @ W) and the windows' scatter-add.
+    products (dW = windows^T @ G, dwindows = G @ W) and the windows' scatter-add. At stride 1
+    it runs as one op with the same numbers and a faster backward
+    (:class:`ConvolutionWithConvolutionBackward`, at the end of this file).
 
     Example:
         >>> x = Tensor(np.ones((1, 2, 3, 3)))
@@ -148,74 +152,6 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     if bias is not None:
         out = out + bias
     return out.reshape(n, oh, ow, out_channels).transpose(0, 3, 1, 2)
-
-
-# ----------------------------------------------------------------- the fast path
-# conv2d above is the one to read. Its backward, written by autodiff, makes the gradient of
-# every window copy (G @ kernels: a matrix as big as the windows) and scatter-adds it onto
-# the pixels, kh*kw read-modify-write passes. The same input gradient is a convolution of
-# the output gradient with the kernels turned by 180 degrees, which costs one more windows
-# copy and a matmul of the forward's shape: measured 1.2-1.4x faster per conv2d (forward +
-# backward, 32 channels, 3x3) with one BLAS thread (python benchmarks/bench_conv.py).
-# conv2d uses it for stride 1 while this switch is on; tests/test_conv.py checks that both
-# paths give the same numbers.
-CONV2D_BACKWARD_AS_CONVOLUTION = True
-
-
-class ConvolutionWithConvolutionBackward(Function):
-    """conv2d with stride 1 as one op: out = windows(x) @ kernels^T + b, and
-    dW = windows(x)^T @ G, db = sum of G, dx = conv2d(G padded by k-1-p, kernels turned 180 degrees).
-
-    Why the turned kernels: out[y] = sum_a x[y + a - p] w[a] (one axis, one channel), so
-    x[i] reaches out[i - a + p] with weight w[a], and dx[i] = sum_a G[i + p - a] w[a]: a
-    correlation of G, padded by k-1-p, with w read backwards. Input and output channels
-    swap roles, as in the matmul's transpose.
-
-    Example:
-        >>> from tinygrad_ae import Tensor
-        >>> x = Tensor(np.arange(9, dtype=np.float32).reshape(1, 1, 3, 3), requires_grad=True)
-        >>> w = Tensor(np.ones((1, 1, 2, 2), np.float32), requires_grad=True)
-        >>> ConvolutionWithConvolutionBackward.apply(x, w, padding=(0, 0)).sum().backward()
-        >>> x.grad[0, 0]                  # how many windows each pixel is in, as for Windows
-        array([[1., 2., 1.],
-               [2., 4., 2.],
-               [1., 2., 1.]], dtype=float32)
-    """
-
-    rule = "dW = windows(x)^T @ G, db = sum G, dx = correlate(pad(G, k-1-p), W turned 180 degrees)"
-
-    def forward(self, x, weight, bias=None, padding=(0, 0)):
-        out_channels, in_channels, kh, kw = weight.shape
-        cols = image_windows(x, (kh, kw), (1, 1), padding)           # (N, OH, OW, kh, kw, C)
-        n, oh, ow = cols.shape[:3]
-        kernels = weight.transpose(0, 2, 3, 1).reshape(out_channels, kh * kw * in_channels)
-        out = cols.reshape(n * oh * ow, -1) @ kernels.T
-        if bias is not None:
-            out += bias
-        self.saved = (cols, weight, padding)
-        return out.reshape(n, oh, ow, out_channels).transpose(0, 3, 1, 2)
-
-    def backward(self, grad):
-        cols, weight, (ph, pw) = self.saved
-        out_channels, in_channels, kh, kw = weight.shape
-        n, oh, ow = cols.shape[:3]
-        g = grad.transpose(0, 2, 3, 1).reshape(n * oh * ow, out_channels)  # channels-last rows
-        grads = [None, None, None][:len(self.needs_input_grad)]
-        if self.needs_input_grad[1]:
-            dkernels = g.T @ cols.reshape(n * oh * ow, -1)
-            grads[1] = dkernels.reshape(out_channels, kh, kw, in_channels).transpose(0, 3, 1, 2)
-        if len(grads) == 3 and self.needs_input_grad[2]:
-            grads[2] = g.sum(axis=0)
-        if self.needs_input_grad[0]:
-            # pad by k-1-p (or crop, when the padding was wider than k-1)
-            g_image = grad[:, :, max(0, ph - kh + 1):oh - max(0, ph - kh + 1),
-                           max(0, pw - kw + 1):ow - max(0, pw - kw + 1)]
-            g_cols = image_windows(g_image, (kh, kw), (1, 1), (max(0, kh - 1 - ph), max(0, kw - 1 - pw)))
-            turned = weight[:, :, ::-1, ::-1].transpose(1, 2, 3, 0).reshape(in_channels, kh * kw * out_channels)
-            h, w = g_cols.shape[1:3]
-            dx = g_cols.reshape(n * h * w, -1) @ turned.T
-            grads[0] = dx.reshape(n, h, w, in_channels).transpose(0, 3, 1, 2)
-        return tuple(grads)
 
 
 def max_pool2d(x: Tensor, kernel, stride=None) -> Tensor:
@@ -282,3 +218,71 @@ def pad2d(x: Tensor, padding) -> Tensor:
         top = Tensor.zeros(*lead, ph, w + 2 * pw, dtype=x.dtype)
         x = concatenate([top, x, top], axis=-2)
     return x
+
+
+# ----------------------------------------------------------------- the fast path
+# conv2d above is the one to read. Its backward, written by autodiff, makes the gradient of
+# every window copy (G @ kernels: a matrix as big as the windows) and scatter-adds it onto
+# the pixels, kh*kw read-modify-write passes. The same input gradient is a convolution of
+# the output gradient with the kernels turned by 180 degrees, which costs one more windows
+# copy and a matmul of the forward's shape: training steps of the shipped conv denoisers ran
+# 1.6x faster with it (one BLAS thread; python benchmarks/bench_conv.py and --plain compare).
+# conv2d uses it for stride 1 while this switch is on; tests/test_conv.py checks that both
+# paths give the same numbers.
+CONV2D_BACKWARD_AS_CONVOLUTION = True
+
+
+class ConvolutionWithConvolutionBackward(Function):
+    """conv2d with stride 1 as one op: out = windows(x) @ kernels^T + b, and
+    dW = windows(x)^T @ G, db = sum of G, dx = conv2d(G padded by k-1-p, kernels turned 180 degrees).
+
+    Why the turned kernels: out[y] = sum_a x[y + a - p] w[a] (one axis, one channel), so
+    x[i] reaches out[i - a + p] with weight w[a], and dx[i] = sum_a G[i + p - a] w[a]: a
+    correlation of G, padded by k-1-p, with w read backwards. Input and output channels
+    swap roles, as in the matmul's transpose.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> x = Tensor(np.arange(9, dtype=np.float32).reshape(1, 1, 3, 3), requires_grad=True)
+        >>> w = Tensor(np.ones((1, 1, 2, 2), np.float32), requires_grad=True)
+        >>> ConvolutionWithConvolutionBackward.apply(x, w, padding=(0, 0)).sum().backward()
+        >>> x.grad[0, 0]                  # how many windows each pixel is in, as for Windows
+        array([[1., 2., 1.],
+               [2., 4., 2.],
+               [1., 2., 1.]], dtype=float32)
+    """
+
+    rule = "dW = windows(x)^T @ G, db = sum G, dx = correlate(pad(G, k-1-p), W turned 180 degrees)"
+
+    def forward(self, x, weight, bias=None, padding=(0, 0)):
+        out_channels, in_channels, kh, kw = weight.shape
+        cols = image_windows(x, (kh, kw), (1, 1), padding)           # (N, OH, OW, kh, kw, C)
+        n, oh, ow = cols.shape[:3]
+        kernels = weight.transpose(0, 2, 3, 1).reshape(out_channels, kh * kw * in_channels)
+        out = cols.reshape(n * oh * ow, -1) @ kernels.T
+        if bias is not None:
+            out += bias
+        self.saved = (cols, weight, padding)
+        return out.reshape(n, oh, ow, out_channels).transpose(0, 3, 1, 2)
+
+    def backward(self, grad):
+        cols, weight, (ph, pw) = self.saved
+        out_channels, in_channels, kh, kw = weight.shape
+        n, oh, ow = cols.shape[:3]
+        g = grad.transpose(0, 2, 3, 1).reshape(n * oh * ow, out_channels)  # channels-last rows
+        grads = [None, None, None][:len(self.needs_input_grad)]
+        if self.needs_input_grad[1]:
+            dkernels = g.T @ cols.reshape(n * oh * ow, -1)
+            grads[1] = dkernels.reshape(out_channels, kh, kw, in_channels).transpose(0, 3, 1, 2)
+        if len(grads) == 3 and self.needs_input_grad[2]:
+            grads[2] = g.sum(axis=0)
+        if self.needs_input_grad[0]:
+            # pad by k-1-p (or crop, when the padding was wider than k-1)
+            g_image = grad[:, :, max(0, ph - kh + 1):oh - max(0, ph - kh + 1),
+                           max(0, pw - kw + 1):ow - max(0, pw - kw + 1)]
+            g_cols = image_windows(g_image, (kh, kw), (1, 1), (max(0, kh - 1 - ph), max(0, kw - 1 - pw)))
+            turned = weight[:, :, ::-1, ::-1].transpose(1, 2, 3, 0).reshape(in_channels, kh * kw * out_channels)
+            h, w = g_cols.shape[1:3]
+            dx = g_cols.reshape(n * h * w, -1) @ turned.T
+            grads[0] = dx.reshape(n, h, w, in_channels).transpose(0, 3, 1, 2)
+        return tuple(grads)
