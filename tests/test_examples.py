@@ -121,7 +121,7 @@ def test_pca_2d_keeps_the_two_directions_of_largest_variance():
 
 
 @real_data
-@pytest.mark.parametrize("arch", ["wide", "conv"])
+@pytest.mark.parametrize("arch", ["wide", "conv", "conv-s2d"])
 def test_train_denoisers_writes_the_model_its_record_and_loss_curve(arch, tmp_path, capsys):
     out = tmp_path / arch
     record = example("train_denoisers").main(["--arch", arch, "--epochs", "1", "--train-size", "256",
