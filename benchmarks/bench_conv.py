@@ -5,7 +5,7 @@
    PyTorch CPU (the same layers, the same initial weights, Adam lr 1e-3, one thread each) at
    batch 1, 32 and 128: seconds and their ratio. ``--images`` sets how many training images
    each batch size runs over (a full epoch is 60,000).
-2. conv2d forward + backward per call (32 -> 32 channels, 3x3, padding 1, 14x14 images, the
+2. conv2d forward + backward per call (32 -> 32 channels, 3x3, padding 1, 28x28 images, the
    shipped model's middle layer) at batch 1, 32 and 128, against the floor: the three
    matmuls it does (forward, weight gradient, input gradient) timed alone.
 3. Peak RSS of a training step of the shipped model at batch 64, in a fresh process.
@@ -65,6 +65,8 @@ def torch_twin(model):
             return nn.Unflatten(1, layer.shape) if kind == "Reshape" else nn.Flatten()
         if kind == "Residual":
             return Add(nn.Sequential(*[twin(inner) for inner in layer.body]))
+        if kind == "ClipWhenPredicting":  # the identity while training
+            return nn.Identity()
         raise NotImplementedError(f"bench_conv: no PyTorch twin for {kind}")
     return nn.Sequential(*[twin(layer) for layer in model.layers])
 
@@ -103,18 +105,19 @@ def best_of(function, repeats):
     return min(times)
 
 
-def conv_versus_matmuls(batch, repeats):
-    """Seconds of conv2d forward + backward, and of its three matmuls alone."""
+def conv_versus_matmuls(batch, repeats, side=28):
+    """Seconds of conv2d forward + backward (the shipped model's middle layer: 32 -> 32
+    channels, 3x3, padding 1, side x side images), and of its three matmuls alone."""
     rng = np.random.default_rng(0)
-    x = Tensor(rng.random((batch, 32, 14, 14), dtype=np.float32), requires_grad=True)
+    x = Tensor(rng.random((batch, 32, side, side), dtype=np.float32), requires_grad=True)
     w = Tensor(rng.random((32, 32, 3, 3), dtype=np.float32), requires_grad=True)
     b = Tensor(np.zeros(32, np.float32), requires_grad=True)
 
     def step():
         x.grad = w.grad = b.grad = None
         conv2d(x, w, b, padding=1).sum().backward()
-    cols = rng.random((batch * 14 * 14, 288), dtype=np.float32)
-    kernels, grad = rng.random((288, 32), dtype=np.float32), rng.random((batch * 196, 32), dtype=np.float32)
+    cols = rng.random((batch * side * side, 288), dtype=np.float32)
+    kernels, grad = rng.random((288, 32), dtype=np.float32), rng.random((batch * side * side, 32), dtype=np.float32)
 
     def matmuls():  # forward, weight gradient, input gradient (a second convolution, or G @ kernels)
         cols @ kernels, cols.T @ grad, cols @ kernels if conv_module.CONV2D_BACKWARD_AS_CONVOLUTION else grad @ kernels.T
@@ -123,14 +126,19 @@ def conv_versus_matmuls(batch, repeats):
 
 
 def peak_rss_of_one_step():
-    """Peak RSS (MiB) of a fresh process that runs two training steps at batch 64."""
-    probe = ("import resource, numpy as np, sys; sys.path.insert(0, 'examples');"
+    """Peak RSS (MiB) of a fresh process that runs two training steps at batch 64.
+
+    Read from VmHWM in /proc/self/status, the high-water mark of this process's own memory:
+    getrusage's ru_maxrss would also count the peak of the benchmark that started it (Linux
+    carries it over across exec), which is what this probe once reported by mistake.
+    """
+    probe = ("import numpy as np, sys; sys.path.insert(0, 'examples');"
              "from train_denoisers import build; from tinygrad_ae import FusedAdam, train_step;"
              "m = build('conv', 0); o = FusedAdam(m.parameters()); x = np.random.rand(64, 784).astype('float32');"
              "[train_step(m, o, x, x) for _ in range(2)];"
-             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+             "print(next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM')))")
     run = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
-    return float(run.stdout.strip())
+    return float(run.stdout.strip()) / 1024  # kB -> MiB
 
 
 def main(argv=None):
@@ -156,7 +164,7 @@ def main(argv=None):
                   f" last losses {losses[0]:.5f} / {losses[1]:.5f})", flush=True)
     for batch in (1, 32, 128):
         conv, floor = conv_versus_matmuls(batch, args.repeats)
-        print(f"conv2d 32->32 3x3 on 14x14, batch {batch:3}: forward+backward {1e3 * conv:7.2f} ms, "
+        print(f"conv2d 32->32 3x3 on 28x28, batch {batch:3}: forward+backward {1e3 * conv:7.2f} ms, "
               f"its matmuls alone {1e3 * floor:7.2f} ms, ratio {conv / floor:.2f}x")
     print(f"peak RSS of a training step at batch 64: {peak_rss_of_one_step():.0f} MiB")
     print(f"load average {os.getloadavg()[0]:.1f}")
