@@ -47,13 +47,15 @@ def build(arch: str, seed: int):
         body = [Conv2D(1, 32, 3, padding="same", seed=seed)]
         body += [Conv2D(32, 32, 3, padding="same", seed=seed + i) for i in range(1, 7)]
         body += [Conv2D(32, 1, 3, padding="same", activation="linear", seed=seed + 7)]
-    else:
-        # conv-s2d, 4.4x cheaper per image: each 2x2 patch becomes 4 channels of a 14x14 image
+    elif arch == "conv-s2d":
+        # 4.4x cheaper per image: each 2x2 patch becomes 4 channels of a 14x14 image
         # (SpaceToDepth, as in FFDNet, Zhang et al. 2018), 6 convolutions see twice as far
         # there, and DepthToSpace turns the correction back into 28x28 pixels.
         body = [SpaceToDepth(2), Conv2D(4, 32, 3, padding="same", seed=seed)]
         body += [Conv2D(32, 32, 3, padding="same", seed=seed + i) for i in range(1, 5)]
         body += [Conv2D(32, 4, 3, padding="same", activation="linear", seed=seed + 5), DepthToSpace(2)]
+    else:
+        raise ValueError(f"unknown arch {arch!r}; known: {sorted(NAMES)}")
     # Predictions are clipped to the pixel range [0, 1]; training sees the raw output.
     return Sequential([Reshape(1, 28, 28), Residual(body), Flatten(), ClipWhenPredicting(0, 1)], input_shape=(784,))
 

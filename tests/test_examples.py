@@ -224,8 +224,8 @@ def test_notebook_is_stored_without_outputs(path):
     assert any(SEED_LOAD_LINE in "".join(cell["source"]) for cell in code)
 
 
-def execute_notebook(nbclient, notebook, tmp_path, monkeypatch) -> None:
-    """Run every cell in examples/, with a kernel of this very interpreter."""
+def execute_notebook(nbclient, notebook, tmp_path, monkeypatch, timeout: int = 120) -> None:
+    """Run every cell in examples/, with a kernel of this very interpreter (``timeout`` s per cell)."""
     # A kernel spec that runs this very interpreter: the one installed in a virtualenv says
     # just "python", which is another interpreter (or none) when the venv is not activated.
     spec = tmp_path / "jupyter" / "kernels" / "python3"
@@ -235,7 +235,7 @@ def execute_notebook(nbclient, notebook, tmp_path, monkeypatch) -> None:
         "display_name": "Python 3", "language": "python"}))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
 
-    client = nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
+    client = nbclient.NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                                      resources={"metadata": {"path": str(EXAMPLES)}})
     client.execute()  # raises CellExecutionError, with the failing cell, on any error
 
@@ -330,14 +330,7 @@ def test_conv_notebook_runs_top_to_bottom(require_dot, tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     notebook = nbformat.read(CONV_NOTEBOOK, as_version=4)
-    spec = tmp_path / "jupyter" / "kernels" / "python3"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3", "language": "python"}))
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(EXAMPLES)}}).execute()
+    execute_notebook(nbclient, notebook, tmp_path, monkeypatch, timeout=300)
     text = "".join(o.get("text", "") for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs)
     difference = float(re.search(r"largest difference to the loop: (\S+)", text).group(1))
     assert difference < 1e-5 and "True" in text and "Total params: 56,097" in text

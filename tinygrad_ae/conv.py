@@ -270,16 +270,16 @@ class ConvolutionWithConvolutionBackward(Function):
         out_channels, in_channels, kh, kw = weight.shape
         n, oh, ow = cols.shape[:3]
         g = grad.transpose(0, 2, 3, 1).reshape(n * oh * ow, out_channels)  # channels-last rows
-        grads = [None, None, None][:len(self.needs_input_grad)]
+        grads = [None] * len(self.needs_input_grad)  # x, weight and, when given, bias
         if self.needs_input_grad[1]:
             dkernels = g.T @ cols.reshape(n * oh * ow, -1)
             grads[1] = dkernels.reshape(out_channels, kh, kw, in_channels).transpose(0, 3, 1, 2)
         if len(grads) == 3 and self.needs_input_grad[2]:
             grads[2] = g.sum(axis=0)
         if self.needs_input_grad[0]:
-            # pad by k-1-p (or crop, when the padding was wider than k-1)
-            g_image = grad[:, :, max(0, ph - kh + 1):oh - max(0, ph - kh + 1),
-                           max(0, pw - kw + 1):ow - max(0, pw - kw + 1)]
+            # G padded by k-1-p on each side; when the padding was wider than k-1, cropped instead
+            crop_h, crop_w = max(0, ph - (kh - 1)), max(0, pw - (kw - 1))
+            g_image = grad[:, :, crop_h:oh - crop_h, crop_w:ow - crop_w]
             g_cols = image_windows(g_image, (kh, kw), (1, 1), (max(0, kh - 1 - ph), max(0, kw - 1 - pw)))
             turned = weight[:, :, ::-1, ::-1].transpose(1, 2, 3, 0).reshape(in_channels, kh * kw * out_channels)
             h, w = g_cols.shape[1:3]
