@@ -1,8 +1,13 @@
 """Train the two blind denoisers shipped in models/: a wide MLP and a residual conv net.
 
     python examples/train_denoisers.py --arch wide      # 784-1000-784, 1.57 M parameters
-    python examples/train_denoisers.py --arch conv      # DnCNN: 8 conv layers x 32 channels, 56 k parameters
-    python examples/train_denoisers.py --arch conv-s2d  # the same idea on 2x2 patches, 39 k parameters (not shipped)
+    python examples/train_denoisers.py --arch conv      # the wide MLP's guess refined by 8 conv layers x 32 channels
+    python examples/train_denoisers.py --arch dncnn     # the 8 conv layers alone (DnCNN), 56 k parameters (not shipped)
+    python examples/train_denoisers.py --arch conv-s2d  # DnCNN's idea on 2x2 patches, 39 k parameters (not shipped)
+
+``--arch conv`` starts its estimate from the trained wide MLP (``models/mnist_denoising_wide.npz``,
+or ``--estimate-from PATH``; ``--estimate-from none`` starts it from random weights), so train
+the wide model first.
 
 "Blind": each training image gets Gaussian noise of its own std, drawn uniformly from
 [0, 0.5], so one model serves every noise level. Targets are the clean images, the loss is
@@ -24,40 +29,62 @@ import time
 from pathlib import Path
 
 from tinygrad_ae import (MLP, ClipWhenPredicting, Conv2D, Dataset, Dense, DepthToSpace, Flatten, FusedAdam, History,
-                         Reshape, Residual, Sequential, SpaceToDepth, load_model)
+                         Refinement, Reshape, Residual, Sequential, SpaceToDepth, load_model)
 from tinygrad_ae._support.files import atomic_write_bytes
 from tinygrad_ae.dataset import NOISE_KINDS
 from tinygrad_ae.metrics import TEST_STDS, denoising_scores
 
 ROOT = Path(__file__).resolve().parent.parent
-NAMES = {"wide": "mnist_denoising_wide", "conv": "mnist_denoising_conv", "conv-s2d": "mnist_denoising_conv_s2d"}
+NAMES = {"wide": "mnist_denoising_wide", "conv": "mnist_denoising_conv", "dncnn": "mnist_denoising_dncnn",
+         "conv-s2d": "mnist_denoising_conv_s2d"}
 TRAIN_NOISE = (0.0, 0.5)  # each image's std is drawn from this range
 
 
-def build(arch: str, seed: int):
-    """The model for ``arch``, with reproducible initial weights."""
+def wide_mlp(seed: int) -> list:
+    """784 -> 1000 ReLU -> 784 sigmoid: no narrow bottleneck, so every stroke can get through."""
+    return [Dense(784, 1000, activation="relu", seed=seed, bias_init=0.01),
+            Dense(1000, 784, activation="sigmoid", seed=seed + 1)]
+
+
+def dncnn(seed: int, in_channels: int = 1) -> list:
+    """DnCNN (Zhang et al. 2017) at MNIST's size: 8 convolutions x 32 channels at full
+    resolution, the last one linear, giving one channel: a correction to add to an image."""
+    layers = [Conv2D(in_channels, 32, 3, padding="same", seed=seed)]
+    layers += [Conv2D(32, 32, 3, padding="same", seed=seed + i) for i in range(1, 7)]
+    return layers + [Conv2D(32, 1, 3, padding="same", activation="linear", seed=seed + 7)]
+
+
+def build(arch: str, seed: int, estimate_from=None):
+    """The model for ``arch``, with reproducible initial weights (see the module docstring)."""
     if arch == "wide":
-        # No narrow bottleneck: 1000 hidden units can carry every stroke through.
-        return MLP([Dense(784, 1000, activation="relu", seed=seed, bias_init=0.01),
-                    Dense(1000, 784, activation="sigmoid", seed=seed + 1)])
+        return MLP(wide_mlp(seed))
     if arch == "conv":
-        # DnCNN (Zhang et al. 2017) at MNIST's size: 8 convolutions x 32 channels at full
-        # resolution. The output is the noisy input plus a learned correction (minus the
-        # predicted noise), so the net learns what the noise looks like.
-        body = [Conv2D(1, 32, 3, padding="same", seed=seed)]
-        body += [Conv2D(32, 32, 3, padding="same", seed=seed + i) for i in range(1, 7)]
-        body += [Conv2D(32, 1, 3, padding="same", activation="linear", seed=seed + 7)]
+        # The wide MLP sees the whole digit and guesses it; DnCNN's convolutions look at the
+        # noisy pixels and that guess side by side and correct the guess where they disagree.
+        estimate = wide_mlp(seed)
+        if estimate_from is not None:
+            trained = load_model(estimate_from)
+            for layer, source in zip(estimate, trained.layers):
+                layer.W.data[...], layer.b.data[...] = source.W.data, source.b.data
+        correction = dncnn(seed + 2, in_channels=2)
+        correction[-1].W.data[...] = 0  # the correction starts at zero: training starts from the guess
+        body = Refinement([Flatten(), *estimate, Reshape(1, 28, 28)], correction)
+    elif arch == "dncnn":
+        # The output is the noisy input plus a learned correction (minus the predicted
+        # noise), so the net learns what the noise looks like.
+        body = Residual(dncnn(seed))
     elif arch == "conv-s2d":
         # 4.4x cheaper per image: each 2x2 patch becomes 4 channels of a 14x14 image
         # (SpaceToDepth, as in FFDNet, Zhang et al. 2018), 6 convolutions see twice as far
         # there, and DepthToSpace turns the correction back into 28x28 pixels.
-        body = [SpaceToDepth(2), Conv2D(4, 32, 3, padding="same", seed=seed)]
-        body += [Conv2D(32, 32, 3, padding="same", seed=seed + i) for i in range(1, 5)]
-        body += [Conv2D(32, 4, 3, padding="same", activation="linear", seed=seed + 5), DepthToSpace(2)]
+        layers = [SpaceToDepth(2), Conv2D(4, 32, 3, padding="same", seed=seed)]
+        layers += [Conv2D(32, 32, 3, padding="same", seed=seed + i) for i in range(1, 5)]
+        layers += [Conv2D(32, 4, 3, padding="same", activation="linear", seed=seed + 5), DepthToSpace(2)]
+        body = Residual(layers)
     else:
         raise ValueError(f"unknown arch {arch!r}; known: {sorted(NAMES)}")
     # Predictions are clipped to the pixel range [0, 1]; training sees the raw output.
-    return Sequential([Reshape(1, 28, 28), Residual(body), Flatten(), ClipWhenPredicting(0, 1)], input_shape=(784,))
+    return Sequential([Reshape(1, 28, 28), body, Flatten(), ClipWhenPredicting(0, 1)], input_shape=(784,))
 
 
 def parse_args(argv):
@@ -71,6 +98,8 @@ def parse_args(argv):
     parser.add_argument("--test-size", type=int, default=10000, help="test images scored (the README uses all 10000)")
     parser.add_argument("--seed", type=int, default=0, help="weights, shuffling and noise")
     parser.add_argument("--blas-threads", type=int, default=1, help="numpy's BLAS threads while training (fit's default: 1)")
+    parser.add_argument("--estimate-from", default=str(ROOT / "models" / "mnist_denoising_wide.npz"),
+                        help="--arch conv: the trained wide MLP its estimate starts from ('none': random weights)")
     parser.add_argument("--resume", type=Path, default=None,
                         help="go on from a saved checkpoint (the Adam moments start afresh); --epochs 0 only scores it")
     parser.add_argument("--note", default=None, help="a sentence for the record (e.g. why a run stopped early)")
@@ -83,7 +112,8 @@ def main(argv=None) -> dict:
     out = args.out or ROOT / "models" / NAMES[args.arch]
     dataset = Dataset(name="mnist", train_size=args.train_size, test_size=args.test_size,
                       batch_size=args.batch_size, seed=args.seed)
-    model = load_model(args.resume) if args.resume else build(args.arch, args.seed)
+    estimate_from = None if args.estimate_from.lower() == "none" else args.estimate_from
+    model = load_model(args.resume) if args.resume else build(args.arch, args.seed, estimate_from)
     optimizer = FusedAdam(model.parameters(), lr=args.lr)
     print(model.summary())
 
@@ -114,6 +144,7 @@ def main(argv=None) -> dict:
             "batch_size": args.batch_size, "epochs": history.epochs, "seed": args.seed, "wall_seconds": round(wall, 1),
             "blas_threads": args.blas_threads,
             "resumed_from": str(args.resume) if args.resume else None, "note": args.note,
+            "estimate_started_from": estimate_from if args.arch == "conv" and not args.resume else None,
         },
         # dataset PSNR in dB of the noisy input and the model, per noise kind and level
         "test_psnr": {kind: denoising_scores(model.predict, x_test, levels=TEST_STDS if kind == "gaussian" else (0.1, 0.3),

@@ -361,5 +361,7 @@ def test_matmul_gradients_are_the_same_with_and_without_blocks(monkeypatch):
         out = (xt @ w).sigmoid()
         out.sum().backward()
         results.append((out.data, w.grad, xt.grad))
+    # float32 sums of 128 or 784 terms: the two orders of summation (BLAS kernels differ
+    # between processors) may differ by a few float32 steps of the largest value
     for plain, blocks in zip(*results):
-        np.testing.assert_allclose(blocks, plain, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(blocks, plain, rtol=1e-5, atol=1e-5 * np.abs(plain).max())

@@ -109,3 +109,73 @@ def test_clip_when_predicting_round_trips_and_checks_its_range(tmp_path):
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
     with pytest.raises(ValueError, match="low < high"):
         ClipWhenPredicting(1, 0)
+
+
+# ---------------------------------------------------------------- Refinement: a guess, then a correction
+
+
+def small_refinement(seed=0, dtype=np.float32):
+    """4x4 images: a dense guess of the whole image, corrected by two convolutions."""
+    from tinygrad_ae import Refinement
+    estimate = [Flatten(), Dense(16, 8, seed=seed, dtype=dtype), Dense(8, 16, activation="sigmoid", seed=seed + 1, dtype=dtype),
+                Reshape(1, 4, 4)]
+    correction = [Conv2D(2, 3, 3, seed=seed + 2), Conv2D(3, 1, 3, activation="linear", seed=seed + 3)]
+    if dtype == np.float64:
+        for layer in correction:
+            layer.W.data, layer.b.data = layer.W.data.astype(np.float64), layer.b.data.astype(np.float64)
+    return Refinement(estimate, correction)
+
+
+def test_refinement_adds_a_correction_of_the_stacked_input_and_estimate_to_the_estimate():
+    block = small_refinement()
+    x = Tensor(np.random.default_rng(0).random((3, 1, 4, 4), dtype=np.float32))
+    m = x
+    for layer in block.estimate:
+        m = layer(m)
+    stacked = Tensor(np.concatenate([x.data, m.data], axis=1))
+    correction = block.correction[1](block.correction[0](stacked))
+    np.testing.assert_allclose(block(x).data, m.data + correction.data, rtol=1e-6, atol=1e-7)
+    block.correction[1].W.data[...] = 0   # a zero correction: the output is the estimate
+    block.correction[1].b.data[...] = 0
+    np.testing.assert_array_equal(block(x).data, m.data)
+    assert [name for name, _ in block.named_parameters()] == [
+        "estimate2.W", "estimate2.b", "estimate3.W", "estimate3.b",
+        "correction1.W", "correction1.b", "correction2.W", "correction2.b"]
+
+
+def test_refinement_gradients_match_central_differences():
+    from tinygrad_ae import gradcheck
+    block = small_refinement(dtype=np.float64)
+    x = Tensor(np.random.default_rng(1).random((2, 1, 4, 4)), dtype=np.float64, requires_grad=True)
+    # gradcheck nudges each input's numbers in place, the block's own parameters among them
+    assert gradcheck(lambda x, *parameters: block(x), x, *block.parameters())
+
+
+def test_refinement_in_a_model_summary_picture_modes_and_file(tmp_path):
+    block = small_refinement()
+    model = Sequential([Reshape(1, 4, 4), block, Flatten()], input_shape=(16,))
+    rows = model.summary().splitlines()
+    assert "Refinement: m + correction([x, m]), m = estimate(x)" in rows[3] and rows[3].endswith(str(block.num_parameters))
+    assert [row.split()[0] for row in rows[4:10]] == [".e1", ".e2", ".e3", ".e4", ".c1", ".c2"]
+    assert "(None, 3, 4, 4)" in rows[8]                    # the first correction layer sees 2 channels, gives 3
+    source = model.plotGraph().source
+    assert "stack [input, estimate]" in source and "+ estimate" in source and "2 x 4 x 4" in source
+    model.eval()
+    assert not block.estimate[1].training and not block.correction[0].training
+    model.train()
+    x = np.random.default_rng(2).random((5, 16), dtype=np.float32)
+    history = model.fit(x, x, epochs=2, batch_size=5, verbose=False)
+    assert history["train_loss"][1] < history["train_loss"][0]
+    loaded = load_model(model.save(tmp_path / "refined"))
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert loaded.summary() == model.summary()
+
+
+def test_refinement_names_the_shapes_that_do_not_fit():
+    from tinygrad_ae import Refinement
+    x = Tensor.zeros(2, 1, 4, 4)
+    with pytest.raises(ValueError, match=r"the estimate turns shape \(2, 1, 4, 4\) into \(2, 16\).*Reshape"):
+        Refinement([Flatten()], [])(x)
+    with pytest.raises(ValueError, match=r"the correction turns the stacked input and estimate \(2, 2, 4, 4\) into "
+                                         r"\(2, 3, 4, 4\); it must give the input's shape \(2, 1, 4, 4\)"):
+        Refinement([], [Conv2D(2, 3, 3)])(x)

@@ -42,7 +42,7 @@ from .autograd import Function, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck
 from .conv import avg_pool2d, conv2d, max_pool2d, pad2d, upsample2d
 from .layers import (Activation, BatchNorm, ClipWhenPredicting, Conv2D, Dense, DepthToSpace, Dropout, Flatten,
-                     LayerNorm, MaxPool2D, Reshape, Residual, SpaceToDepth, Upsample2D)
+                     LayerNorm, MaxPool2D, Refinement, Reshape, Residual, SpaceToDepth, Upsample2D)
 from .nn import MLP, Sequential, load_model
 from .losses import bce, cross_entropy, huber, kl_divergence, l1, mse, nll, smooth_l1
 from .optim import SGD, Adam, AdamW, FusedAdam, RMSprop, clip_grad_norm, cosine_annealing, step_decay
@@ -86,6 +86,7 @@ __all__ = [
     "SpaceToDepth",
     "DepthToSpace",
     "Residual",
+    "Refinement",
     "ClipWhenPredicting",
     "MLP",
     "Sequential",

@@ -19,7 +19,7 @@ import numpy as np
 
 from ._support.checks import checked_number, whole_number
 from .conv import as_pair, conv2d, max_pool2d, upsample2d
-from .tensor import Tensor
+from .tensor import Tensor, concatenate
 
 
 class Activation:
@@ -561,6 +561,10 @@ class Residual(Layer):
             raise ValueError(f"Residual: the body turns shape {x.shape} into {y.shape}; x + body(x) needs the same shape")
         return x + y
 
+    def inner_layers(self) -> list:
+        """The body's layers."""
+        return self.body
+
     def named_parameters(self) -> list:
         """``[("layer1.W", ...), ...]``: the body's parameters, numbered like a model's."""
         return [(f"layer{i}.{name}", t) for i, layer in enumerate(self.body, 1) for name, t in layer.named_parameters()]
@@ -574,8 +578,68 @@ class Residual(Layer):
         return {"type": "Residual", "body": [layer.config() for layer in self.body]}
 
 
+class Refinement(Layer):
+    """``m + correction([x, m])`` with ``m = estimate(x)``: a first guess, then a correction
+    computed from the input and the guess side by side (stacked as channels).
+
+    In a denoiser the two halves see different things. A wide MLP as the estimate looks at
+    all 784 pixels at once, so it knows which digit it is looking at and stays good under
+    heavy noise, but it blurs fine strokes. Convolutions as the correction look only at the
+    pixels near each point, where light noise leaves the detail readable; next to the noisy
+    image they see the MLP's guess, so they can also tell a stroke from a speck in heavy
+    noise. Starting the correction's last layer at zero starts training from the estimate.
+
+    Both halves are lists of layers; the estimate must give back the input's shape
+    (N, C, H, W), and the correction turns the 2C stacked channels into C channels.
+
+    Example:
+        >>> from tinygrad_ae import Dense, Flatten
+        >>> guess = [Flatten(), Dense(16, 16, activation="sigmoid", seed=0), Reshape(1, 4, 4)]
+        >>> block = Refinement(guess, [Conv2D(2, 1, 3, activation="linear", seed=1)])
+        >>> block(Tensor.zeros(3, 1, 4, 4)).shape, [name for name, _ in block.named_parameters()][::2]
+        ((3, 1, 4, 4), ['estimate2.W', 'correction1.W'])
+    """
+
+    def __init__(self, estimate, correction):
+        self.estimate, self.correction = list(estimate), list(correction)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``m + correction(concatenate([x, m], axis=1))``, ``m = estimate(x)``."""
+        m = x
+        for layer in self.estimate:
+            m = layer(m)
+        if m.shape != x.shape:
+            raise ValueError(f"Refinement: the estimate turns shape {x.shape} into {m.shape}; it must give back the "
+                             "input's shape (end it with Reshape(...) if it works on flat vectors)")
+        y = concatenate([x, m], axis=1)
+        for layer in self.correction:
+            y = layer(y)
+        if y.shape != x.shape:
+            raise ValueError(f"Refinement: the correction turns the stacked input and estimate {tuple(x.shape[:1]) + (2 * x.shape[1],) + x.shape[2:]} "
+                             f"into {y.shape}; it must give the input's shape {x.shape}")
+        return m + y
+
+    def inner_layers(self) -> list:
+        """The estimate's layers, then the correction's."""
+        return self.estimate + self.correction
+
+    def named_parameters(self) -> list:
+        """``[("estimate2.W", ...), ..., ("correction1.W", ...)]``: numbered within each half."""
+        return [(f"{half}{i}.{name}", t) for half, layers in (("estimate", self.estimate), ("correction", self.correction))
+                for i, layer in enumerate(layers, 1) for name, t in layer.named_parameters()]
+
+    def output_shape(self, input_shape: tuple) -> tuple:
+        """The input's shape."""
+        return tuple(input_shape)
+
+    def config(self) -> dict:
+        """The two halves' layers' configs."""
+        return {"type": "Refinement", "estimate": [layer.config() for layer in self.estimate],
+                "correction": [layer.config() for layer in self.correction]}
+
+
 LAYER_TYPES = {cls.__name__: cls for cls in (Dense, Conv2D, MaxPool2D, Upsample2D, Reshape, Flatten,
-                                             ClipWhenPredicting, SpaceToDepth, DepthToSpace, Residual)}
+                                             ClipWhenPredicting, SpaceToDepth, DepthToSpace, Residual, Refinement)}
 
 
 def layer_from_config(config: dict):
@@ -591,6 +655,9 @@ def layer_from_config(config: dict):
         raise ValueError(f"unknown layer type {kind!r}; known: {sorted(LAYER_TYPES)}")
     if kind == "Residual":
         return Residual([layer_from_config(spec) for spec in options["body"]])
+    if kind == "Refinement":
+        return Refinement([layer_from_config(spec) for spec in options["estimate"]],
+                          [layer_from_config(spec) for spec in options["correction"]])
     if kind == "Reshape":
         return Reshape(*options["shape"])
     return LAYER_TYPES[kind](**options)

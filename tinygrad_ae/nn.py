@@ -25,7 +25,7 @@ from ._support.serialization import load_model as read_model_file, save_model
 from ._support.signatures import method_calling
 from .autograd import no_grad
 from .jit import parameters_replaced
-from .layers import Dense, get_activation, layer_from_config
+from .layers import Dense, Refinement, Residual, get_activation, layer_from_config
 from .losses import get_loss
 from .tensor import Tensor
 from .training import fit
@@ -402,7 +402,7 @@ class MLP(Model):
 
 class Sequential(Model):
     """Any layers applied one after another: ``Dense``, ``Conv2D``, ``MaxPool2D``, ``Upsample2D``,
-    ``Reshape``, ``Flatten``, ``Residual``. Everything ``MLP`` has: fit, predict, evaluate,
+    ``Reshape``, ``Flatten``, ``Residual``, ``Refinement``. Everything ``MLP`` has: fit, predict, evaluate,
     parameters, a summary, a picture, save and load.
 
     ``input_shape`` is one sample's shape, e.g. ``(784,)``; ``predict`` takes one sample of
@@ -482,17 +482,13 @@ class Sequential(Model):
             >>> print(Sequential([Dense(4, 2)]).summary().splitlines()[2])
             layer1  Dense 4 -> 2 (ReLU)  (None, 2)          10
         """
-        # (name, kind, output shape, parameters); a Residual's body gets indented rows of its own
+        # (name, kind, output shape, parameters); a Residual's or Refinement's layers get
+        # indented rows of their own
         entries, shape = [], self.shapes()[0]
         for i, layer in enumerate(self.layers, 1):
-            if hasattr(layer, "body"):
-                entries.append((f"layer{i}", "Residual: x + body(x)", layer.output_shape(shape), layer.num_parameters))
-                inner = shape
-                for j, part in enumerate(layer.body, 1):
-                    inner = part.output_shape(inner)
-                    entries.append((f"  .{j}", "  " + _describe(part), inner, part.num_parameters))
-            else:
-                entries.append((f"layer{i}", _describe(layer), layer.output_shape(shape), layer.num_parameters))
+            entries.append((f"layer{i}", _describe(layer), layer.output_shape(shape), layer.num_parameters))
+            for label, part, inner in _inner_layers_with_shapes(layer, shape):
+                entries.append((f"  .{label}", "  " + _describe(part), part.output_shape(inner), part.num_parameters))
             shape = layer.output_shape(shape)
         width = max([4] + [len(e[1]) for e in entries])
         shape_width = max([12] + [len(str((None,) + tuple(e[2]))) for e in entries])
@@ -574,22 +570,52 @@ class Sequential(Model):
 
 
 def _all_layers(layers):
-    """The layers and, inside a Residual, its body's layers."""
+    """The layers and, inside a Residual or Refinement, their own layers."""
     for layer in layers:
         yield layer
-        yield from _all_layers(getattr(layer, "body", []))
+        if hasattr(layer, "inner_layers"):
+            yield from _all_layers(layer.inner_layers())
+
+
+def _inner_layers_with_shapes(layer, shape) -> list:
+    """``[(label, inner layer, its input shape)]`` of a Residual (1, 2, ...) or a Refinement
+    (e1, e2, ... for the estimate; c1, c2, ... for the correction, which sees 2C channels)."""
+    if isinstance(layer, Residual):
+        groups = [("", layer.body, tuple(shape))]
+    elif isinstance(layer, Refinement):
+        groups = [("e", layer.estimate, tuple(shape)), ("c", layer.correction, (2 * shape[0],) + tuple(shape[1:]))]
+    else:
+        return []
+    rows = []
+    for prefix, parts, inner in groups:
+        for j, part in enumerate(parts, 1):
+            rows.append((f"{prefix}{j}", part, inner))
+            inner = tuple(part.output_shape(inner))
+    return rows
 
 
 def _steps(layer, shape):
-    """``[(caption, output shape)]`` of one layer for the picture; a Residual, step by step."""
-    if not hasattr(layer, "body"):
-        return [(_describe(layer).split(" (")[0] if hasattr(layer, "in_channels") else type(layer).__name__,
-                 tuple(layer.output_shape(shape)))]
-    steps, inner = [], shape
-    for part in layer.body:
-        steps += _steps(part, inner)
-        inner = steps[-1][1]
-    return steps + [("+ input (residual)", tuple(shape))]
+    """``[(caption, output shape)]`` of one layer for the picture; a Residual or Refinement, step by step."""
+    if isinstance(layer, Residual):
+        return [step for part, inner in _chained(layer.body, shape) for step in _steps(part, inner)] + \
+            [("+ input (residual)", tuple(shape))]
+    if isinstance(layer, Refinement):
+        stacked = (2 * shape[0],) + tuple(shape[1:])
+        return [step for part, inner in _chained(layer.estimate, shape) for step in _steps(part, inner)] + \
+            [("stack [input, estimate]", stacked)] + \
+            [step for part, inner in _chained(layer.correction, stacked) for step in _steps(part, inner)] + \
+            [("+ estimate", tuple(shape))]
+    return [(_describe(layer).split(" (")[0] if hasattr(layer, "in_channels") else type(layer).__name__,
+             tuple(layer.output_shape(shape)))]
+
+
+def _chained(layers, shape):
+    """``[(layer, its input shape)]`` for layers applied one after another to ``shape``."""
+    pairs = []
+    for layer in layers:
+        pairs.append((layer, tuple(shape)))
+        shape = layer.output_shape(shape)
+    return pairs
 
 
 def _describe(layer) -> str:
@@ -599,6 +625,10 @@ def _describe(layer) -> str:
     if hasattr(layer, "in_channels"):
         return (f"Conv2D {layer.in_channels} -> {layer.out_channels}, "
                 f"{layer.kernel_size[0]}x{layer.kernel_size[1]} ({layer.activation.name})")
+    if isinstance(layer, Residual):
+        return "Residual: x + body(x)"
+    if isinstance(layer, Refinement):
+        return "Refinement: m + correction([x, m]), m = estimate(x)"
     return repr(layer)
 
 
