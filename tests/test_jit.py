@@ -1,5 +1,7 @@
 """jit: a replayed step gives the eager step's numbers bit for bit, or says why it cannot."""
 
+import contextlib
+import importlib
 import warnings
 
 import numpy as np
@@ -9,6 +11,8 @@ from hypothesis import strategies as st
 
 from tinygrad_ae import MLP, SGD, Adam, Dense, Function, FusedAdam, JitError, Tensor, jit, mse
 from tinygrad_ae.jit import CompiledStep
+
+jit_module = importlib.import_module("tinygrad_ae.jit")  # tinygrad_ae.jit is the function
 
 OPTIMIZERS = {"SGD": lambda ps: SGD(ps, lr=0.05, momentum=0.9), "Adam": lambda ps: Adam(ps, lr=1e-2),
               "FusedAdam": lambda ps: FusedAdam(ps, lr=1e-2)}
@@ -47,12 +51,14 @@ def programs(draw):
         else:
             steps.append(("binary", draw(st.integers(0, len(BINARY) - 1)),
                           draw(st.integers(0, available - 1)), draw(st.integers(0, available - 1))))
-    return steps, draw(st.sampled_from(sorted(OPTIMIZERS))), draw(st.integers(0, 2**16))
+    return (steps, draw(st.sampled_from(sorted(OPTIMIZERS))), draw(st.integers(0, 2**16)),
+            draw(st.sampled_from([np.float32, np.float32, np.float64])))
 
 
-def program_step(steps, optimizer, seed):
+def program_step(steps, optimizer, seed, dtype=np.float32):
+    """The program as a training step; ``dtype`` float64 parameters meet float32 inputs (promotion)."""
     rng = np.random.default_rng(seed)
-    params = [Tensor(rng.uniform(-1, 1, shape).astype(np.float32), requires_grad=True)
+    params = [Tensor(rng.uniform(-1, 1, shape).astype(dtype), requires_grad=True, dtype=dtype)
               for shape in [(3, 4), (4,), (3, 1)]]
     opt = OPTIMIZERS[optimizer](params)
 
@@ -69,17 +75,48 @@ def program_step(steps, optimizer, seed):
     return step, params
 
 
-@settings(max_examples=60, deadline=None)
+@contextlib.contextmanager
+def generating_code(on: bool):
+    """jit's replay as generated code (GeneratedPlan, the default) or as the plain loop (Plan)."""
+    before = jit_module.GENERATE_CODE
+    jit_module.GENERATE_CODE = on
+    try:
+        yield
+    finally:
+        jit_module.GENERATE_CODE = before
+
+
+@settings(max_examples=100, deadline=None)
 @given(programs())
 def test_replay_equals_eager_on_random_programs(program):
-    steps, optimizer, seed = program
+    steps, optimizer, seed, dtype = program
     rng = np.random.default_rng(seed)
     calls = [(rng.normal(size=(3, 4)).astype(np.float32), rng.normal(size=(1,)).astype(np.float32))
              for _ in range(5)]
     with np.errstate(all="ignore"):  # exp of exp may overflow: inf and NaN must match too
-        eager = run_steps(lambda: program_step(steps, optimizer, seed), calls)
-        compiled = run_steps(lambda: (lambda s, p: (jit(s), p))(*program_step(steps, optimizer, seed)), calls)
-    assert_same_run(eager, compiled)
+        eager = run_steps(lambda: program_step(steps, optimizer, seed, dtype), calls)
+        for generated in (True, False):
+            with generating_code(generated):
+                compiled = run_steps(lambda: (lambda s, p: (jit(s), p))(*program_step(steps, optimizer, seed, dtype)),
+                                     calls)
+            assert_same_run(eager, compiled)
+
+
+def test_generated_code_writes_into_arrays_made_once_and_returns_copies():
+    model = MLP([Dense(6, 3, seed=0), Dense(3, 6, activation="sigmoid", seed=1)])
+    step = jit(model_step(model, "FusedAdam"))
+    x = np.random.default_rng(0).random((4, 6), dtype=np.float32)
+    first = [step(x, x) for _ in range(3)][-1]            # the first replay's loss
+    kept = first.item()
+    buffers = [b.__array_interface__["data"][0] for b in next(iter(step._plans.values())).buffers]
+    later = step(x, x)
+    assert first.item() == kept and later.item() < kept   # the next replay did not overwrite it
+    assert buffers == [b.__array_interface__["data"][0] for b in next(iter(step._plans.values())).buffers]
+    source = step.source()
+    for line in ["np.multiply(v8, g1_10 * 2.0, out=", "H.sigmoid_into(v6, B[", "np.maximum(v2, 0, out=B[",
+                 "K[1]()  # FusedAdam.step"]:
+        assert line in source, line
+    assert source.count("O[") == 0  # every op of this step has a rule: no op's own forward or backward
 
 
 def model_step(model, optimizer):

@@ -625,8 +625,9 @@ ONE_THREAD_WORK = 4 * 65536  # OpenBLAS's GEMM_MULTITHREAD_THRESHOLD * SMP_THRES
 SMALL_PRODUCT = 1 << 23  # ~8 million (batch 1024 here); larger ones: plain a @ b, BLAS decides
 
 
-def matmul_in_small_blocks(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def matmul_in_small_blocks(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``a @ b``; a small 2-D product is computed in blocks that BLAS runs on one thread.
+    ``out``: an array of the result's shape and dtype to write it into (jit.py passes one).
 
     Example:
         >>> import numpy as np
@@ -635,12 +636,12 @@ def matmul_in_small_blocks(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         True
     """
     if not SPLIT_SMALL_PRODUCTS or a.ndim != 2 or b.ndim != 2:
-        return a @ b
+        return np.matmul(a, b, out=out)
     (m, k), n = a.shape, b.shape[1]
     work = m * n * k
     if work <= ONE_THREAD_WORK or work > SMALL_PRODUCT:
-        return a @ b
-    out = np.empty((m, n), dtype=np.result_type(a, b))
+        return np.matmul(a, b, out=out)
+    out = np.empty((m, n), dtype=np.result_type(a, b)) if out is None else out
     step = ONE_THREAD_WORK // (n * k)
     if step >= 1:  # blocks of rows of a: each block's rows of out are contiguous, as BLAS wants
         for i in range(0, m, step):

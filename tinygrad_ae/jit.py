@@ -40,6 +40,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -102,6 +103,18 @@ class CompiledStep:
         """How many input signatures have a verified plan."""
         return len(self._plans)
 
+    def source(self) -> str:
+        """The Python function the newest plan runs (with ``GENERATE_CODE``; '' before a plan).
+
+        Example:
+            >>> step = jit(lambda x: Tensor(x).exp().sum())
+            >>> _ = [step(np.ones(2, np.float32)) for _ in range(2)]
+            >>> step.source().splitlines()[0]
+            'def replay(A, T):'
+        """
+        plans = [plan for plan in self._plans.values() if hasattr(plan, "text")]
+        return plans[-1].text if plans else ""
+
     def reset(self) -> None:
         """Forget every plan: the next calls trace again."""
         self._plans.clear()
@@ -116,8 +129,9 @@ class CompiledStep:
         arrays = [a.data if isinstance(a, Tensor) else a for a in args]
         # shapes and dtypes, and which arguments are one and the same array (x is y, say, for an
         # autoencoder without noise): a trace reads such an array from the first of them
-        key = tuple(((np.shape(a), np.result_type(a).str) if isinstance(a, np.ndarray) else ("value", repr(a)),
-                     next(j for j, b in enumerate(arrays) if b is a)) for a in arrays)
+        ids = [id(a) for a in arrays]
+        key = tuple(((a.shape, a.dtype.str) if isinstance(a, np.ndarray) else ("value", repr(a)), ids.index(i))
+                    for a, i in zip(arrays, ids))
         plan = self._plans.get(key)
         if plan is not None:
             return plan.run(args, arrays)
@@ -136,7 +150,7 @@ class CompiledStep:
                     raise JitError(message)
                 warnings.warn(message + " Running it eagerly from now on.", stacklevel=2)
                 self.eager = True
-            self._plans[key] = Plan(recorder)
+            self._plans[key] = GeneratedPlan(recorder) if GENERATE_CODE else Plan(recorder)
         return result
 
 
@@ -146,6 +160,7 @@ class Recorder:
     def __init__(self, args):
         self.args, self.arrays = args, [a.data if isinstance(a, Tensor) else a for a in args]
         self.forward, self.events = [], []
+        self.arrays_seen = []  # per op: its inputs' and its output's (shape, dtype), for GeneratedPlan
         self.produced, self.produced_data = {}, {}  # id(tensor), id(its array) -> op index
         self.keep = []  # the traced tensors stay alive while tracing, so that ids stay unique
         self.seen_parameters = {}  # id -> (tensor, its values when the trace first used it)
@@ -201,6 +216,7 @@ class Recorder:
         fresh = type(op)()  # its own instance: replays overwrite its saved arrays, not the graph's
         fresh.needs_input_grad = op.needs_input_grad or (False,) * len(inputs)
         self.forward.append((fresh, [self.ref(t) for t in inputs], options))
+        self.arrays_seen.append(([(t.shape, t.dtype) for t in inputs], (out.shape, out.dtype)))
         self.produced[id(out)] = self.produced_data[id(out.data)] = len(self.forward) - 1
         self.keep.append(out)
 
@@ -334,6 +350,19 @@ class Plan:
         return kind(Tensor(_fetch(r, values, arrays)) for r in refs)
 
 
+def _summed_axes(shape, target):
+    """The leading axes that ``unbroadcast`` sums to take ``shape`` to ``target``, when that
+    is all it does (a bias added to every row); else None.
+
+    Example:
+        >>> _summed_axes((128, 784), (784,)), _summed_axes((4, 3), (4, 1))
+        ((0,), None)
+    """
+    if shape is None or len(shape) <= len(target) or tuple(shape[len(shape) - len(target):]) != tuple(target):
+        return None
+    return tuple(range(len(shape) - len(target)))
+
+
 def _fetch(ref, values, arrays):
     """The array ``ref`` points to, in this replay."""
     kind, what = ref
@@ -349,3 +378,189 @@ def _fetch(ref, values, arrays):
 def _key(ref):
     """A dictionary key for a gradient: op outputs by index, leaves by identity."""
     return ref if ref[0] != CONSTANT and ref[0] != PARAMETER else (ref[0], id(ref[1]))
+
+
+# ----------------------------------------------------------------- the fast replay: generated code
+# Plan.run above is the plain replay: a loop that looks at each instruction, fetches its
+# inputs and calls the op. A compiler does that looking once. GeneratedPlan writes the
+# verified trace out as the source of one straight-line Python function (print it with
+# step.source()): every array is a local variable, every shape and dtype question was
+# answered while tracing, and the ops with a rule in _support/jit_rules.py write into arrays
+# made once per plan (numpy's out=) instead of new ones every step; the others call their
+# own forward/backward, as Plan does. Same numbers as Plan, bit for bit (tests/test_jit.py).
+GENERATE_CODE = True
+
+
+class GeneratedPlan:
+    """A verified trace as one generated Python function: see the comment above.
+
+    In the source, ``A[i]`` is the step's i-th array argument, ``P[k]`` a parameter, ``C[k]``
+    a constant, ``B[k]`` an array made once with the plan, ``O[k]`` an op without a rule,
+    ``K[k]`` an optimizer call, ``v<i>`` op i's output and ``g<n>_<i>`` its gradient in the
+    n-th backward().
+
+    Example:
+        >>> step = jit(lambda x: (Tensor(x) * 2).sum())
+        >>> _ = [step(np.ones(3, np.float32)) for _ in range(2)]
+        >>> print(step.source().splitlines()[1])        # op 0, Mul, into an array made once
+            v0 = np.multiply(A[0], C[0], out=B[0])  # op 0: Mul
+    """
+
+    def __init__(self, recorder):
+        from ._support import jit_rules
+
+        self.parameters, self.constants, self.ops, self.options, self.calls, self.buffers = [], [], [], [], [], []
+        self.trace_ops, self.arrays_seen = recorder.forward, recorder.arrays_seen
+        self.return_kind, self.saved = None, {}  # saved: what a forward rule keeps for its backward rule
+        lines, done = [], 0
+        for number, (kind, at, detail) in enumerate(recorder.events + [("end", len(recorder.forward), None)]):
+            for i in range(done, at):  # the ops recorded before this event
+                lines += self._forward(i, jit_rules)
+            done = at
+            if kind == "call":
+                obj, name, call_args, kwargs = detail
+                self.calls.append(functools.partial(getattr(obj, name), *call_args, **kwargs))
+                lines.append(f"K[{len(self.calls) - 1}]()  # {type(obj).__name__}.{name}")
+            elif kind == "backward":
+                lines += self._backward(number, *detail, jit_rules)
+        lines.append(f"return {self._returned(recorder.returns)}")
+        self.text = "def replay(A, T):\n" + "".join(f"    {line}\n" for line in lines)
+        namespace = {"np": np, "H": jit_rules, "P": self.parameters, "C": self.constants, "O": self.ops,
+                     "X": self.options, "K": self.calls, "B": self.buffers, "R": self.return_kind}
+        exec(compile(self.text, "<jit plan>", "exec"), namespace)
+        self.function = namespace["replay"]
+        self.trace_ops = self.arrays_seen = None
+
+    def value(self, ref) -> str:
+        """The expression for an array: ``v<i>``, ``A[i]``, ``P[k].data`` or ``C[k]``."""
+        kind, what = ref
+        if kind == OUTPUT:
+            return f"v{what}"
+        if kind == ARGUMENT:
+            return f"A[{what}]"
+        return f"P[{self._index(self.parameters, what)}].data" if kind == PARAMETER else f"C[{self._index(self.constants, what)}]"
+
+    @staticmethod
+    def _index(pool, item) -> int:
+        for k, known in enumerate(pool):
+            if known is item:
+                return k
+        pool.append(item)
+        return len(pool) - 1
+
+    def buffer(self, shape, dtype) -> str:
+        """A new array made once with this plan, for a rule to write into: ``B[k]``."""
+        self.buffers.append(np.empty(shape, dtype))
+        return f"B[{len(self.buffers) - 1}]"
+
+    def _forward(self, i, rules) -> list:
+        op, refs, options = self.trace_ops[i]
+        inputs, (shape, dtype) = self.arrays_seen[i]
+        names = [self.value(r) for r in refs]
+        rule = rules.FORWARD.get(type(op))
+        lines = rule(self, f"v{i}", names, inputs, shape, dtype, options) if rule else None
+        if lines is None:  # no rule (or none for these shapes): the op's own forward, as Plan runs it
+            self.ops.append(op)
+            self.options.append(options)
+            k = len(self.ops) - 1
+            op.jit_index = k
+            lines = [f"v{i} = H.as_array(O[{k}].forward({', '.join(names)}, **X[{k}]))"]
+        return [lines[0] + f"  # op {i}: {type(op).__name__}"] + lines[1:]
+
+    def _backward(self, number, root, grad, walk, rules) -> list:
+        """One backward() call's walk, in the recorded order: a block per node reached."""
+        def gname(ref):
+            kind, what = ref
+            if kind == OUTPUT:
+                return f"g{number}_{what}"
+            return f"g{number}_a{what}" if kind == ARGUMENT else f"g{number}_p{self._index(self.parameters, what)}"
+
+        # Which gradients may exist at each point (assigned) and which surely do (sure), known
+        # while writing the code: a block runs under "if g is not None" only when g may be missing.
+        root_name = gname(root)
+        assigned, sure, self.scalar_of = {root_name}, {root_name}, {}
+        lines = [" = ".join(gname(source) for source, _ in walk) + " = None"]
+        lines.append(f"{root_name} = " + (f"np.ones_like({self.value(root)})" if grad is None
+                                           else self.value((CONSTANT, grad))))
+
+        pending = {}  # gradients that are one number spread out, written only if an op needs them whole
+
+        def send(p, expr, guarded, block, broadcast_of=None):
+            """Add one gradient contribution ``expr`` to ``p``, as backward() does."""
+            if p not in assigned:
+                if broadcast_of is not None and not guarded:
+                    self.scalar_of[p], pending[p] = broadcast_of, expr
+                else:
+                    block.append(f"{p} = {expr}")
+            else:
+                if p in pending:
+                    block.append(f"{p} = {pending.pop(p)}")
+                block.append(f"{p} = {p} + {expr}" if p in sure else f"{p} = {expr} if {p} is None else {p} + {expr}")
+                self.scalar_of.pop(p, None)
+            assigned.add(p)
+            if not guarded:
+                sure.add(p)
+
+        for source, parents in walk:
+            g, block = gname(source), []
+            if g not in assigned:  # no gradient reaches this node
+                continue
+            guarded = g not in sure
+            if source[0] == PARAMETER:  # a leaf: accumulate into its .grad, as eager does
+                leaf = self.value(source)[:-len(".data")]
+                block += [f"if {leaf}.grad is None: H.accumulate({leaf}, {g})", f"else: {leaf}.grad += {g}"]
+            elif source[0] == ARGUMENT:
+                block.append(f"H.accumulate(T[{source[1]}], {g})")
+            elif source[0] == OUTPUT:
+                i = source[1]
+                op, refs, options = self.trace_ops[i]
+                inputs, (shape, dtype) = self.arrays_seen[i]
+                rule = rules.BACKWARD.get(type(op)) if getattr(op, "jit_index", None) is None else None
+                if rule is not None:
+                    self.used_scalar = False
+                    block, results = rule(self, g, [self.value(r) for r in refs], inputs, f"v{i}", shape, dtype,
+                                          options, op.needs_input_grad)
+                    block = list(block)
+                else:  # the op's own backward; its saved arrays are freed right away, as eager does
+                    k = op.jit_index
+                    block = [f"r = O[{k}].backward({g}); O[{k}].saved = None"]
+                    results = [(f"r[{j}]", None, None) for j in range(len(parents))]
+                for (parent, requires_grad, p_shape, p_dtype), result in zip(parents, results):
+                    expr, r_shape, r_dtype = result[:3]
+                    if not requires_grad or expr is None or parent[0] == CONSTANT:
+                        continue
+                    p, p_shape = gname(parent), tuple(p_shape)
+                    summed = _summed_axes(r_shape, p_shape) if r_dtype == p_dtype else None
+                    if r_shape == p_shape and r_dtype == p_dtype:
+                        send(p, expr, guarded, block, result[3] if len(result) > 3 else None)
+                    elif summed:  # a broadcast input, e.g. a bias: unbroadcast's sum over the leading axes
+                        total = self.buffer(p_shape, p_dtype)
+                        block.append(f"np.sum({expr}, axis={summed}, out={total})")
+                        send(p, total, guarded, block)
+                    else:  # None, or to be summed down (unbroadcast) and cast, as Plan does
+                        if p in pending:
+                            block.append(f"{p} = {pending.pop(p)}")
+                        block.append(f"{p} = H.add_grad({p}, {expr}, {p_shape}, np.{np.dtype(p_dtype).name})")
+                        assigned.add(p)
+                        self.scalar_of.pop(p, None)
+            if g in pending and not (source[0] == OUTPUT and rule is not None and self.used_scalar):
+                block.insert(0, f"{g} = {pending.pop(g)}")
+            if guarded and block:
+                lines.append(f"if {g} is not None:")
+                lines += [f"    {line}" for line in block]
+            else:
+                lines += block
+        return lines
+
+    def _returned(self, returns) -> str:
+        """The returned tensors, copied: this plan's arrays are overwritten by the next replay."""
+        if returns is None:
+            return "None"
+        if isinstance(returns[0], str):
+            return f"H.Tensor(np.array({self.value(returns)}))"
+        self.return_kind, refs = returns
+        return "R([" + ", ".join(f"H.Tensor(np.array({self.value(r)}))" for r in refs) + "])"
+
+    def run(self, args, arrays):
+        """One replay: call the generated function."""
+        return self.function(arrays, args)

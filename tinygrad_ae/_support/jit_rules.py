@@ -1,0 +1,237 @@
+"""How ``jit``'s generated code computes some primitives into arrays made once (numpy's ``out=``).
+
+Each rule writes lines of Python for one op of a traced step. A forward rule returns the
+lines that compute the op's output into ``out`` (or None: no rule for these shapes, and the
+op's own ``forward`` runs). A backward rule returns its lines and, per input, the expression
+of that input's gradient with its shape and dtype (None: no gradient). Every rule computes
+exactly what the op's own forward/backward in ``autograd.py`` computes, with the same numpy
+functions in the same order, so the numbers are the same to the bit; only where the result
+goes differs. ``tests/test_jit.py`` checks that on random programs.
+
+The other functions are what the generated code calls: gradient bookkeeping as in
+``autograd.backward``.
+
+Example:
+    >>> import numpy as np
+    >>> from tinygrad_ae import Tensor, jit
+    >>> step = jit(lambda x: Tensor(x).relu().sum())
+    >>> _ = [step(np.ones(3, np.float32)) for _ in range(2)]
+    >>> "np.maximum(A[0], 0, out=B[1])" in step.source()
+    True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import autograd
+from ..autograd import unbroadcast
+from ..tensor import Tensor  # noqa: F401  (the generated code wraps what it returns in it)
+
+
+def as_array(data):
+    """An op's result as an ndarray (a numpy scalar becomes a 0-d array), as ``Plan.run`` does.
+
+    Example:
+        >>> type(as_array(np.float32(1.0))).__name__
+        'ndarray'
+    """
+    return data if type(data) is np.ndarray else np.asarray(data)
+
+
+def accumulate(leaf, grad) -> None:
+    """Add ``grad`` to ``leaf.grad`` in place, or set a copy when it has none (eager's rule).
+
+    Example:
+        >>> t = Tensor([1.0], requires_grad=True); accumulate(t, np.ones(1)); accumulate(t, np.ones(1))
+        >>> t.grad
+        array([2.], dtype=float32)
+    """
+    if not isinstance(leaf, Tensor):  # an array argument, not a tensor: nothing to accumulate into
+        return
+    if leaf.grad is None:
+        leaf.grad = np.array(grad, dtype=leaf.dtype, copy=True)
+    else:
+        leaf.grad += grad
+
+
+def add_grad(earlier, grad, shape, dtype):
+    """``earlier + grad`` after summing ``grad`` down to ``shape`` and casting it (None: nothing).
+
+    Example:
+        >>> add_grad(None, np.ones((2, 3)), (3,), np.float32)
+        array([2., 2., 2.], dtype=float32)
+    """
+    if grad is None:
+        return earlier
+    if grad.shape != shape:
+        grad = unbroadcast(grad, shape)
+    if grad.dtype != dtype:
+        grad = grad.astype(dtype)
+    return grad if earlier is None else earlier + grad
+
+
+def sigmoid_into(a, out):
+    """``Sigmoid.forward``'s formula, computed in ``out``: 1 / (1 + exp(-a)), exp(a) below -88.
+
+    Example:
+        >>> out = np.empty(2, np.float32)
+        >>> sigmoid_into(np.array([0.0, -90.0], np.float32), out) is out, [f"{v:.3g}" for v in out]
+        (True, ['0.5', '8.19e-40'])
+    """
+    with np.errstate(over="ignore"):
+        np.negative(a, out=out)
+        np.exp(out, out=out)
+        np.add(1, out, out=out)
+        np.divide(1, out, out=out)
+    far = a < -88
+    if far.any():
+        out[far] = np.exp(a[far])
+    return out
+
+
+# ----------------------------------------------------------------- forward rules
+# rule(plan, out, names, inputs, shape, dtype, options) -> lines, or None for "no rule here"
+
+
+def _elementwise(function):
+    def rule(plan, out, names, inputs, shape, dtype, options):
+        return [f"{out} = np.{function}({', '.join(names)}, out={plan.buffer(shape, dtype)})"]
+    return rule
+
+
+def _relu(plan, out, names, inputs, shape, dtype, options):
+    mask = plan.buffer(shape, bool)
+    plan.saved[out] = mask
+    return [f"{out} = np.maximum({names[0]}, 0, out={plan.buffer(shape, dtype)})", f"np.greater({names[0]}, 0, out={mask})"]
+
+
+def _sigmoid(plan, out, names, inputs, shape, dtype, options):
+    return [f"{out} = H.sigmoid_into({names[0]}, {plan.buffer(shape, dtype)})"]
+
+
+def _square(plan, out, names, inputs, shape, dtype, options):
+    if options.get("exponent") != 2:  # a ** 2 is numpy's square; other powers: the op's own forward
+        return None
+    return [f"{out} = np.square({names[0]}, out={plan.buffer(shape, dtype)})"]
+
+
+def _matmul(plan, out, names, inputs, shape, dtype, options):
+    if len(inputs[0][0]) != 2 or len(inputs[1][0]) != 2:
+        return None
+    return [f"{out} = H.autograd.matmul_in_small_blocks({names[0]}, {names[1]}, out={plan.buffer(shape, dtype)})"]
+
+
+def _transpose(plan, out, names, inputs, shape, dtype, options):
+    axes = options.get("axes")
+    if axes is None:
+        return [f"{out} = np.transpose({names[0]})"]
+    return [f"{out} = np.transpose({names[0]}, {tuple(ax % len(inputs[0][0]) for ax in axes)})"]
+
+
+def _sum(plan, out, names, inputs, shape, dtype, options):
+    axis, keepdims = options.get("axis"), options.get("keepdims", False)
+    return [f"{out} = np.sum({names[0]}, axis={axis!r}, keepdims={keepdims!r}, out={plan.buffer(shape, dtype)})"]
+
+
+FORWARD = {autograd.Add: _elementwise("add"), autograd.Sub: _elementwise("subtract"),
+           autograd.Mul: _elementwise("multiply"), autograd.ReLU: _relu, autograd.Sigmoid: _sigmoid,
+           autograd.PowScalar: _square, autograd.MatMul: _matmul, autograd.Transpose: _transpose,
+           autograd.Sum: _sum}
+
+
+# ----------------------------------------------------------------- backward rules
+# rule(plan, g, names, inputs, out, shape, dtype, options, needs) -> (lines, [(expr, shape, dtype) or
+# (None, None, None) per input]); g has the output's shape and dtype.
+
+
+def _product_type(*dtypes):
+    return np.result_type(*dtypes)
+
+
+def _add_backward(plan, g, names, inputs, out, shape, dtype, options, needs):
+    return [], [(g, shape, dtype), (g, shape, dtype)]                       # d/da = 1, d/db = 1
+
+
+def _sub_backward(plan, g, names, inputs, out, shape, dtype, options, needs):
+    if not needs[1]:
+        return [], [(g, shape, dtype), (None, None, None)]
+    negated = plan.buffer(shape, dtype)
+    return [f"np.negative({g}, out={negated})"], [(g, shape, dtype), (negated, shape, dtype)]  # d/db = -1
+
+
+def _mul_backward(plan, g, names, inputs, out, shape, dtype, options, needs):
+    lines, results = [], []
+    for need, other, (other_shape, other_dtype) in ((needs[0], names[1], inputs[1]), (needs[1], names[0], inputs[0])):
+        if not need:
+            results.append((None, None, None))
+            continue
+        kind = _product_type(dtype, other_dtype)
+        product = plan.buffer(np.broadcast_shapes(shape, other_shape), kind)
+        lines.append(f"np.multiply({g}, {other}, out={product})")                # d/da = b, d/db = a
+        results.append((product, tuple(np.broadcast_shapes(shape, other_shape)), kind))
+    return lines, results
+
+
+def _relu_backward(plan, g, names, inputs, out, shape, dtype, options, needs):
+    result = plan.buffer(shape, dtype)
+    return [f"np.multiply({g}, {plan.saved[out]}, out={result})"], [(result, shape, dtype)]  # 1 where a > 0
+
+
+def _sigmoid_backward(plan, g, names, inputs, out, shape, dtype, options, needs):
+    first, second = plan.buffer(shape, dtype), plan.buffer(shape, dtype)
+    return [f"np.multiply({g}, {out}, out={first})",                         # (grad * s) * (1 - s)
+            f"np.subtract(1, {out}, out={second})",
+            f"np.multiply({first}, {second}, out={first})"], [(first, shape, dtype)]
+
+
+def _square_backward(plan, g, names, inputs, out, shape, dtype, options, needs):
+    # grad * (2 * a ** 1): a ** 1 is a copy of a, and 2 * a is exact, so one product less
+    result = plan.buffer(shape, dtype)
+    scalar = plan.scalar_of.get(g)
+    if scalar is not None and np.issubdtype(dtype, np.floating):
+        plan.used_scalar = True
+        # grad is one number c spread over a's shape (the loss was a sum): (2 a) c and a (2 c)
+        # round the same exact product 2ac once, so one pass instead of two
+        return [f"np.multiply({names[0]}, {scalar} * 2.0, out={result})"], [(result, shape, dtype)]
+    return [f"np.multiply({names[0]}, 2.0, out={result})", f"np.multiply({g}, {result}, out={result})"], \
+        [(result, shape, dtype)]
+
+
+def _matmul_backward(plan, g, names, inputs, out, shape, dtype, options, needs):
+    (a_shape, a_dtype), (b_shape, b_dtype) = inputs
+    lines, results = [], []
+    if needs[0]:                                                             # dA = G @ B.T
+        grad_a = plan.buffer((shape[0], b_shape[0]), _product_type(dtype, b_dtype))
+        lines.append(f"H.autograd.matmul_in_small_blocks({g}, {names[1]}.T, out={grad_a})")
+        results.append((grad_a, (shape[0], b_shape[0]), _product_type(dtype, b_dtype)))
+    else:
+        results.append((None, None, None))
+    if needs[1]:                                                             # dB = A.T @ G
+        grad_b = plan.buffer((a_shape[1], shape[1]), _product_type(a_dtype, dtype))
+        lines.append(f"H.autograd.matmul_in_small_blocks({names[0]}.T, {g}, out={grad_b})")
+        results.append((grad_b, (a_shape[1], shape[1]), _product_type(a_dtype, dtype)))
+    else:
+        results.append((None, None, None))
+    return lines, results
+
+
+def _transpose_backward(plan, g, names, inputs, out, shape, dtype, options, needs):
+    (in_shape, in_dtype), axes = inputs[0], options.get("axes")
+    if axes is None:
+        return [], [(f"np.transpose({g})", tuple(in_shape), dtype)]
+    inverse = tuple(int(i) for i in np.argsort([ax % len(in_shape) for ax in axes]))
+    return [], [(f"np.transpose({g}, {inverse})", tuple(in_shape), dtype)]   # the inverse permutation
+
+
+def _sum_backward(plan, g, names, inputs, out, shape, dtype, options, needs):
+    in_shape = tuple(inputs[0][0])
+    kept = autograd._keepdims_shape(in_shape, options.get("axis"))      # each element gets its sum's grad
+    spread = (f"np.broadcast_to({g}.reshape({kept}), {in_shape})", in_shape, dtype)
+    # a sum of everything spreads one number: the square's backward below can use it as one
+    return [], [spread + (g,) if options.get("axis") is None else spread]
+
+
+BACKWARD = {autograd.Transpose: _transpose_backward, autograd.Sum: _sum_backward, autograd.Add: _add_backward, autograd.Sub: _sub_backward, autograd.Mul: _mul_backward,
+            autograd.ReLU: _relu_backward, autograd.Sigmoid: _sigmoid_backward,
+            autograd.PowScalar: _square_backward, autograd.MatMul: _matmul_backward}
