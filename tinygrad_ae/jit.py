@@ -389,6 +389,8 @@ def _key(ref):
 # made once per plan (numpy's out=) instead of new ones every step; the others call their
 # own forward/backward, as Plan does. Same numbers as Plan, bit for bit (tests/test_jit.py).
 GENERATE_CODE = True
+# ... and lets ops whose arrays are never alive at the same time share one (share_buffers)
+SHARE_BUFFERS = True
 
 
 class GeneratedPlan:
@@ -424,6 +426,9 @@ class GeneratedPlan:
             elif kind == "backward":
                 lines += self._backward(number, *detail, jit_rules)
         lines.append(f"return {self._returned(recorder.returns)}")
+        if SHARE_BUFFERS:
+            lines, self.buffers[:] = jit_rules.share_buffers(lines, [(b.shape, b.dtype) for b in self.buffers])
+            self.buffers[:] = [np.empty(shape, dtype) for shape, dtype in self.buffers]
         self.text = "def replay(A, T):\n" + "".join(f"    {line}\n" for line in lines)
         namespace = {"np": np, "H": jit_rules, "P": self.parameters, "C": self.constants, "O": self.ops,
                      "X": self.options, "K": self.calls, "B": self.buffers, "R": self.return_kind}
@@ -522,8 +527,8 @@ class GeneratedPlan:
                                           options, op.needs_input_grad)
                     block = list(block)
                 else:  # the op's own backward; its saved arrays are freed right away, as eager does
-                    k = op.jit_index
-                    block = [f"r = O[{k}].backward({g}); O[{k}].saved = None"]
+                    k = op.jit_index  # (the comment names what it saved: share_buffers keeps those alive)
+                    block = [f"r = O[{k}].backward({g}); O[{k}].saved = None  # saved {', '.join(self.value(r) for r in refs)}"]
                     results = [(f"r[{j}]", None, None) for j in range(len(parents))]
                 for (parent, requires_grad, p_shape, p_dtype), result in zip(parents, results):
                     expr, r_shape, r_dtype = result[:3]

@@ -16,11 +16,13 @@ Example:
     >>> from tinygrad_ae import Tensor, jit
     >>> step = jit(lambda x: Tensor(x).relu().sum())
     >>> _ = [step(np.ones(3, np.float32)) for _ in range(2)]
-    >>> "np.maximum(A[0], 0, out=B[1])" in step.source()
+    >>> "np.maximum(A[0], 0, out=B[0])" in step.source()
     True
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 
@@ -235,3 +237,55 @@ def _sum_backward(plan, g, names, inputs, out, shape, dtype, options, needs):
 BACKWARD = {autograd.Transpose: _transpose_backward, autograd.Sum: _sum_backward, autograd.Add: _add_backward, autograd.Sub: _sub_backward, autograd.Mul: _mul_backward,
             autograd.ReLU: _relu_backward, autograd.Sigmoid: _sigmoid_backward,
             autograd.PowScalar: _square_backward, autograd.MatMul: _matmul_backward}
+
+
+# ----------------------------------------------------------------- sharing arrays between ops
+_BUFFER = re.compile(r"\bB\[(\d+)\]")
+_NAME = re.compile(r"\b(?:v\d+|g\d+_\w+|r)\b")
+_WRITES_INTO = re.compile(r"(?:np\.\w+|H\.sigmoid_into|H\.autograd\.matmul_in_small_blocks)\(.*\bB\[(\d+)\]\)")
+
+
+def share_buffers(lines: list, specs: list):
+    """Let ops whose arrays are never alive at the same time write into the same one.
+
+    ``lines`` is generated code in which ``B[k]`` is the k-th array of ``specs`` ((shape,
+    dtype) each). An array is alive from the first line that uses it to the last, where a
+    line uses it when it names it, or names a variable that may point into it (a view, an
+    alias, an op's saved input mentioned in the line's comment). A later array of the same
+    shape and dtype that starts after one has died takes its place. Fewer arrays means the
+    step's data stays in the processor's cache. Returns the rewritten lines and the specs of
+    the arrays left.
+
+    Example:
+        >>> lines = ["v0 = np.exp(A[0], out=B[0])", "v1 = np.exp(v0, out=B[1])", "v2 = np.exp(v1, out=B[2])"]
+        >>> new, left = share_buffers(lines, [((3,), np.float32)] * 3)
+        >>> new[2], len(left)                   # B[0] died on line 1, so line 2 writes into it again
+        ('v2 = np.exp(v1, out=B[0])', 2)
+    """
+    aliases, first, last = {}, {}, {}
+    for n, line in enumerate(lines):
+        used = {int(k) for k in _BUFFER.findall(line)}
+        for name in _NAME.findall(line):
+            used |= aliases.get(name, set())
+        code = line.split("  #")[0].strip()
+        target, _, expr = code.partition(" = ")
+        if expr and _NAME.fullmatch(target) and expr != "None" and " = " not in expr:
+            written = _WRITES_INTO.fullmatch(expr)
+            # a rule's result is its own array; anything else may point into what it read
+            aliases[target] = {int(written.group(1))} if written else aliases.get(target, set()) | used
+        for k in used:
+            first.setdefault(k, n)
+            last[k] = n
+    physical, home = [], {}  # physical: [(shape, dtype, line after which it is free)]
+    for k in sorted(first, key=first.get):
+        shape, dtype = specs[k]
+        for j, (p_shape, p_dtype, free_after) in enumerate(physical):
+            if p_shape == tuple(shape) and p_dtype == np.dtype(dtype) and free_after < first[k]:
+                break
+        else:
+            physical.append(None)
+            j = len(physical) - 1
+        physical[j] = (tuple(shape), np.dtype(dtype), last[k])
+        home[k] = j
+    rewritten = [_BUFFER.sub(lambda m: f"B[{home[int(m.group(1))]}]", line) for line in lines]
+    return rewritten, [(shape, dtype) for shape, dtype, _ in physical]
