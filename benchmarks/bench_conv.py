@@ -51,12 +51,25 @@ def torch_twin(model):
         def forward(self, x):
             return x + self.body(x)
 
+    class Refine(nn.Module):  # Refinement: m + correction([x, m]), m = estimate(x)
+        def __init__(self, estimate, correction):
+            super().__init__()
+            self.estimate, self.correction = estimate, correction
+
+        def forward(self, x):
+            m = self.estimate(x)
+            return m + self.correction(torch.cat([x, m], dim=1))
+
     def twin(layer):
         kind = type(layer).__name__
         if kind == "Conv2D":
             conv = nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding)
             conv.weight.data, conv.bias.data = torch.tensor(layer.W.data.copy()), torch.tensor(layer.b.data.copy())
             return nn.Sequential(conv, activations[layer.activation.key]())
+        if kind == "Dense":
+            dense = nn.Linear(layer.in_features, layer.out_features)
+            dense.weight.data, dense.bias.data = torch.tensor(layer.W.data.copy()), torch.tensor(layer.b.data.copy())
+            return nn.Sequential(dense, activations[layer.activation.key]())
         if kind == "SpaceToDepth":
             return nn.PixelUnshuffle(layer.block)
         if kind == "DepthToSpace":
@@ -65,6 +78,9 @@ def torch_twin(model):
             return nn.Unflatten(1, layer.shape) if kind == "Reshape" else nn.Flatten()
         if kind == "Residual":
             return Add(nn.Sequential(*[twin(inner) for inner in layer.body]))
+        if kind == "Refinement":
+            return Refine(nn.Sequential(*[twin(inner) for inner in layer.estimate]),
+                          nn.Sequential(*[twin(inner) for inner in layer.correction]))
         if kind == "ClipWhenPredicting":  # the identity while training
             return nn.Identity()
         raise NotImplementedError(f"bench_conv: no PyTorch twin for {kind}")

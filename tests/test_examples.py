@@ -333,6 +333,6 @@ def test_conv_notebook_runs_top_to_bottom(require_dot, tmp_path, monkeypatch):
     execute_notebook(nbclient, notebook, tmp_path, monkeypatch, timeout=300)
     text = "".join(o.get("text", "") for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs)
     difference = float(re.search(r"largest difference to the loop: (\S+)", text).group(1))
-    assert difference < 1e-5 and "True" in text and "Total params: 56,097" in text
+    assert difference < 1e-5 and "True" in text and "Total params: 1,626,169" in text and "Refinement" in text
     assert float(re.search(r"largest difference, fast vs composed: (\S+)", text).group(1)) < 1e-10
     assert re.search(r"\n  0\.1 +22\.\d\d +\d+\.\d\d +\d+\.\d\d +\d+\.\d\d", text)

@@ -9,9 +9,12 @@ optimizer's ``zero_grad``/``step``. A second traced call must write down the ver
 the same shapes and dtypes *replays* the plan: the recorded primitives' own ``forward`` and
 ``backward`` run on numpy arrays, with no Tensor objects, no graph and no sort. Any
 :class:`~tinygrad_ae.Function` subclass compiles, because it is its own forward and backward
-that are replayed. tinygrad's ``TinyJit`` does the same at a larger scale (it records GPU
-kernels and replays them), and JAX's ``jit`` traces a function into a graph that a compiler
-(XLA) turns into fused machine code; both, like this one, re-trace for new input shapes.
+that are replayed. The plan is then written out as the source of one straight-line Python
+function (``step.source()`` prints it): the common ops write into arrays made once, shared
+by ops that are never alive at the same time, with the very same numbers (see the end of this
+file). tinygrad's ``TinyJit`` does the same at a larger scale (it records GPU kernels and
+replays them), and JAX's ``jit`` traces a function into a graph that a compiler (XLA) turns
+into fused machine code; both, like this one, re-trace for new input shapes.
 
 What does not compile: Python work in the step that is not an op or an optimizer call
 (printing, counters, ``loss.item()``) runs only while tracing; control flow that depends on
@@ -540,7 +543,7 @@ class GeneratedPlan:
                         send(p, expr, guarded, block, result[3] if len(result) > 3 else None)
                     elif summed:  # a broadcast input, e.g. a bias: unbroadcast's sum over the leading axes
                         total = self.buffer(p_shape, p_dtype)
-                        block.append(f"np.sum({expr}, axis={summed}, out={total})")
+                        block.append(f"np.add.reduce({expr}, axis={summed}, out={total})")
                         send(p, total, guarded, block)
                     else:  # None, or to be summed down (unbroadcast) and cast, as Plan does
                         if p in pending:

@@ -126,14 +126,15 @@ def _matmul(plan, out, names, inputs, shape, dtype, options):
 
 def _transpose(plan, out, names, inputs, shape, dtype, options):
     axes = options.get("axes")
-    if axes is None:
-        return [f"{out} = np.transpose({names[0]})"]
+    if axes is None:  # .T is np.transpose(a), the same view, without the function call
+        return [f"{out} = {names[0]}.T"]
     return [f"{out} = np.transpose({names[0]}, {tuple(ax % len(inputs[0][0]) for ax in axes)})"]
 
 
 def _sum(plan, out, names, inputs, shape, dtype, options):
     axis, keepdims = options.get("axis"), options.get("keepdims", False)
-    return [f"{out} = np.sum({names[0]}, axis={axis!r}, keepdims={keepdims!r}, out={plan.buffer(shape, dtype)})"]
+    # a.sum() is np.add.reduce(a) (numpy's own sum calls it); called directly, it skips a wrapper
+    return [f"{out} = np.add.reduce({names[0]}, axis={axis!r}, keepdims={keepdims!r}, out={plan.buffer(shape, dtype)})"]
 
 
 FORWARD = {autograd.Add: _elementwise("add"), autograd.Sub: _elementwise("subtract"),
@@ -221,7 +222,7 @@ def _matmul_backward(plan, g, names, inputs, out, shape, dtype, options, needs):
 def _transpose_backward(plan, g, names, inputs, out, shape, dtype, options, needs):
     (in_shape, in_dtype), axes = inputs[0], options.get("axes")
     if axes is None:
-        return [], [(f"np.transpose({g})", tuple(in_shape), dtype)]
+        return [], [(f"{g}.T", tuple(in_shape), dtype)]
     inverse = tuple(int(i) for i in np.argsort([ax % len(in_shape) for ax in axes]))
     return [], [(f"np.transpose({g}, {inverse})", tuple(in_shape), dtype)]   # the inverse permutation
 
@@ -242,7 +243,7 @@ BACKWARD = {autograd.Transpose: _transpose_backward, autograd.Sum: _sum_backward
 # ----------------------------------------------------------------- sharing arrays between ops
 _BUFFER = re.compile(r"\bB\[(\d+)\]")
 _NAME = re.compile(r"\b(?:v\d+|g\d+_\w+|r)\b")
-_WRITES_INTO = re.compile(r"(?:np\.\w+|H\.sigmoid_into|H\.autograd\.matmul_in_small_blocks)\(.*\bB\[(\d+)\]\)")
+_WRITES_INTO = re.compile(r"(?:np\.[\w.]+|H\.sigmoid_into|H\.autograd\.matmul_in_small_blocks)\(.*\bB\[(\d+)\]\)")
 
 
 def share_buffers(lines: list, specs: list):
