@@ -446,3 +446,19 @@ def test_in_jupyter_without_ipywidgets_the_bar_is_text_and_nothing_warns(tmp_pat
     if importlib.util.find_spec("ipywidgets") is None:
         pytest.skip("ipywidgets is not installed: the test above already checks the text bar")
     check_notebook(run_notebook(tmp_path, "import sys\nsys.modules['ipywidgets'] = None  # import fails"), False)
+
+
+def test_a_finite_gradient_whose_sum_overflows_is_still_applied():
+    """The check sums each gradient first; a sum that overflows must not refuse a finite step."""
+    from tinygrad_ae import SGD, Tensor
+    from tinygrad_ae._support.fit_safety import FiniteUpdatesOnly
+    w = Tensor([1.0, 1.0], requires_grad=True)
+    guarded = FiniteUpdatesOnly(SGD([w], lr=1e-38), [w])
+    w.grad = np.array([3e38, 3e38], np.float32)           # finite, but their sum is inf in float32
+    with np.errstate(over="ignore"):
+        guarded.step()
+    assert not guarded.refused and np.all(w.data < 1.0)
+    for bad in (np.nan, np.inf, -np.inf):
+        w.grad = np.array([0.0, bad], np.float32)
+        guarded.step()
+        assert guarded.refused
