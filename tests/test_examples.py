@@ -121,7 +121,7 @@ def test_pca_2d_keeps_the_two_directions_of_largest_variance():
 
 
 @real_data
-@pytest.mark.parametrize("arch", ["wide", "conv", "conv-s2d"])
+@pytest.mark.parametrize("arch", ["wide", "conv", "dncnn", "conv-s2d"])
 def test_train_denoisers_writes_the_model_its_record_and_loss_curve(arch, tmp_path, capsys):
     out = tmp_path / arch
     record = example("train_denoisers").main(["--arch", arch, "--epochs", "1", "--train-size", "256",
@@ -133,6 +133,21 @@ def test_train_denoisers_writes_the_model_its_record_and_loss_curve(arch, tmp_pa
     assert record["training"]["epochs"] == 1 and record["parameters"] == loaded.num_parameters
     assert_png(Path(str(out) + "_loss.png"))
     assert loaded.predict(np.zeros(784, np.float32)).shape == (784,)
+    if arch == "conv":
+        assert record["training"]["estimate_started_from"].endswith("mnist_denoising_wide.npz")
+
+
+def test_the_conv_denoiser_starts_as_the_wide_mlp_it_refines():
+    """--arch conv: the estimate is a copy of the trained wide MLP, the correction starts at zero."""
+    build = example("train_denoisers").build
+    wide = load_model("mnist_denoising_wide")
+    model = build("conv", 0, estimate_from=ROOT / "models" / "mnist_denoising_wide.npz")
+    x = np.random.default_rng(0).random((3, 784), dtype=np.float32)
+    np.testing.assert_allclose(model.predict(x), wide.predict(x), rtol=1e-6, atol=1e-7)
+    fresh = build("conv", 0)                                  # --estimate-from none: random weights
+    assert not np.allclose(fresh.predict(x), wide.predict(x), atol=1e-3)
+    with pytest.raises(ValueError, match="unknown arch 'unet'"):
+        build("unet", 0)
 
 
 # ---------------------------------------------------------------- compute_graph.py
