@@ -365,3 +365,18 @@ def test_matmul_gradients_are_the_same_with_and_without_blocks(monkeypatch):
     # between processors) may differ by a few float32 steps of the largest value
     for plain, blocks in zip(*results):
         np.testing.assert_allclose(blocks, plain, rtol=1e-5, atol=1e-5 * np.abs(plain).max())
+
+
+def test_a_number_summed_over_axis_0_has_a_gradient():
+    """numpy sums a 0-d array over axis 0 or -1 (it is the number itself); backward did 0 % 0."""
+    with pytest.raises(np.exceptions.AxisError, match=r"Sum of shape \(\): axis 0 is out of bounds"):
+        Tensor(3.0).sum(axis=(0,))                        # as numpy: a tuple of axes is refused
+    for axis in (0, -1):
+        for keepdims in (False, True):
+            t = Tensor(3.0, requires_grad=True)
+            out = t.sum(axis=axis, keepdims=keepdims)
+            (out * 2).backward()
+            assert out.item() == 3.0 and t.grad == 2.0, (axis, keepdims)
+            t = Tensor(3.0, requires_grad=True)
+            t.max(axis=axis, keepdims=keepdims).backward()
+            assert t.grad == 1.0, (axis, keepdims)

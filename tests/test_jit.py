@@ -23,7 +23,8 @@ UNARY = [lambda t: t.exp(), lambda t: t.tanh(), lambda t: t.sigmoid(), lambda t:
          lambda t: t ** 2, lambda t: -t, lambda t: t * 0.5, lambda t: t.clip(-1, 1),
          lambda t: t.softmax(axis=-1), lambda t: t.sum(axis=-1, keepdims=True), lambda t: t.max(axis=0),
          lambda t: t.mean(), 
-         lambda t: (t.reshape(-1, 1) @ t.reshape(1, -1)).sum(axis=0).reshape(t.shape)]  # a matmul, same shape
+         lambda t: (t.reshape(-1, 1) @ t.reshape(1, -1)).sum(axis=0).reshape(t.shape),  # a matmul, same shape
+         lambda t: (t.T * 1.5).T.sigmoid(), lambda t: t.T.sum(axis=0, keepdims=True).T * t]  # Fortran order, as eager makes it
 BINARY = [lambda a, b: a + b, lambda a, b: a - b, lambda a, b: a * b, lambda a, b: a.maximum(b)]
 
 
@@ -113,7 +114,7 @@ def test_generated_code_writes_into_arrays_made_once_and_returns_copies():
     assert first.item() == kept and later.item() < kept   # the next replay did not overwrite it
     assert buffers == [b.__array_interface__["data"][0] for b in next(iter(step._plans.values())).buffers]
     source = step.source()
-    for line in ["np.multiply(v8, g1_10 * 2.0, out=", "H.sigmoid_into(v6, B[", "np.maximum(v2, 0, out=B[",
+    for line in ["np.multiply(v8, 2.0, out=", "H.sigmoid_into(v6, B[", "np.maximum(v2, 0, out=B[",
                  "K[1]()  # FusedAdam.step"]:
         assert line in source, line
     assert source.count("O[") == 0  # every op of this step has a rule: no op's own forward or backward
@@ -282,3 +283,69 @@ def test_fit_compiled_refuses_a_nan_step_as_eager_does(on_nonfinite):
     for a, b in zip(runs[0][2], runs[1][2]):
         assert np.isfinite(a).all()
         np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------- found by a second reader of the generated code
+
+
+def assert_replays_equal_eager(step, make_args, calls=4, grads=()):
+    """Eager results (and grads) first; then the compiled step: trace, trace, replay, replay."""
+    expected = []
+    for i in range(calls):
+        out = step(*make_args(i))
+        expected.append([np.array(out.data)] + [g.grad.copy() for g in grads])
+    compiled = jit(step)
+    for i in range(calls):
+        out = compiled(*make_args(i))
+        for a, b in zip([np.array(out.data)] + [g.grad for g in grads], expected[i]):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_a_view_returned_by_an_ops_own_backward_keeps_its_array():
+    """Reshape's own backward returns a view of its gradient: that array must not be reused
+    for another op's result while the view is still to be added to the leaf's grad."""
+    rng = np.random.default_rng(0)
+    X, c, d = (Tensor(rng.normal(size=shape).astype(np.float32), requires_grad=True) for shape in [(1, 16), (16,), (16,)])
+    x = rng.normal(size=16).astype(np.float32)
+
+    def step(x):
+        for p in (X, c, d):
+            p.zero_grad()
+        loss = (X.reshape(16) * c).sum() + (Tensor(x) * d * d).sum() + (X * Tensor(x)).sum()
+        loss.backward()
+        return loss
+    assert_replays_equal_eager(step, lambda i: (x,), grads=(X, c, d))
+
+
+def test_arrays_keep_eagers_memory_order_so_sums_add_in_the_same_order():
+    from tinygrad_ae import Conv2D
+    rng = np.random.default_rng(0)
+    w = Tensor(rng.normal(size=(64, 64)).astype(np.float32), requires_grad=True)
+
+    def transposed(x):   # eager's w.T * x.T is in Fortran order, and so must the replay's be
+        w.zero_grad()
+        loss = (w.T * Tensor(x).T).sum()
+        loss.backward()
+        return loss
+    assert_replays_equal_eager(transposed, lambda i: (np.random.default_rng(i).normal(size=(64, 64)).astype(np.float32),),
+                               grads=(w,))
+    conv = Conv2D(3, 16, 3, seed=0)
+
+    def channels_last(x):  # a convolution's output is channels-last under its NCHW shape
+        h = conv(Tensor(x))
+        (h.sum(axis=(0, 2, 3)) ** 2).sum().backward()
+        return h.sum(axis=(0, 2, 3))
+    assert_replays_equal_eager(channels_last, lambda i: (np.random.default_rng(i).random((16, 3, 20, 20), dtype=np.float32),))
+
+
+def test_overflow_gives_eagers_inf_and_nan():
+    """The square's backward is grad * (2 a): for a = 3e38, 2 a is inf, and inf * 0 is NaN."""
+    a = Tensor(np.array([3e38, 0.5], np.float32), requires_grad=True)
+
+    def step(c):
+        a.zero_grad()
+        loss = (a ** 2).sum() * Tensor(c)
+        loss.backward()
+        return loss
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert_replays_equal_eager(step, lambda i: (np.array([0.25, 0.0][i % 2], np.float32),), grads=(a,))

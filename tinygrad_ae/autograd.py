@@ -708,7 +708,7 @@ class MatMul(Function):
 
 def _keepdims_shape(shape, axis):
     """The shape a reduction over ``axis`` has with keepdims=True (to re-broadcast grads)."""
-    if axis is None:
+    if axis is None or len(shape) == 0:  # numpy lets a 0-d array be summed over axis 0 or -1
         return (1,) * len(shape)
     axes = axis if isinstance(axis, tuple) else (axis,)
     axes = {ax % len(shape) for ax in axes}

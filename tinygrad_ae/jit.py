@@ -163,7 +163,7 @@ class Recorder:
     def __init__(self, args):
         self.args, self.arrays = args, [a.data if isinstance(a, Tensor) else a for a in args]
         self.forward, self.events = [], []
-        self.arrays_seen = []  # per op: its inputs' and its output's (shape, dtype), for GeneratedPlan
+        self.arrays_seen = []  # per op: its inputs' and its output's (shape, dtype), and the output's memory order
         self.produced, self.produced_data = {}, {}  # id(tensor), id(its array) -> op index
         self.keep = []  # the traced tensors stay alive while tracing, so that ids stay unique
         self.seen_parameters = {}  # id -> (tensor, its values when the trace first used it)
@@ -219,7 +219,7 @@ class Recorder:
         fresh = type(op)()  # its own instance: replays overwrite its saved arrays, not the graph's
         fresh.needs_input_grad = op.needs_input_grad or (False,) * len(inputs)
         self.forward.append((fresh, [self.ref(t) for t in inputs], options))
-        self.arrays_seen.append(([(t.shape, t.dtype) for t in inputs], (out.shape, out.dtype)))
+        self.arrays_seen.append(([(t.shape, t.dtype) for t in inputs], (out.shape, out.dtype), _memory_order(out.data)))
         self.produced[id(out)] = self.produced_data[id(out.data)] = len(self.forward) - 1
         self.keep.append(out)
 
@@ -353,6 +353,30 @@ class Plan:
         return kind(Tensor(_fetch(r, values, arrays)) for r in refs)
 
 
+def _memory_order(array) -> tuple | None:
+    """The axes from the largest stride to the smallest, or None for plain C order.
+
+    Example:
+        >>> _memory_order(np.zeros((2, 3))), _memory_order(np.zeros((2, 3, 4)).transpose(0, 2, 1))
+        (None, (0, 2, 1))
+    """
+    order = tuple(sorted(range(array.ndim), key=lambda axis: -array.strides[axis]))
+    return None if order == tuple(range(array.ndim)) or array.size <= 1 else order
+
+
+def _empty(shape, dtype, order=None) -> np.ndarray:
+    """``np.empty(shape, dtype)`` laid out in memory in ``order`` (see _memory_order).
+
+    Example:
+        >>> a = _empty((2, 3, 4), np.float32, (0, 2, 1))
+        >>> a.shape, _memory_order(a)
+        ((2, 3, 4), (0, 2, 1))
+    """
+    if order is None:
+        return np.empty(shape, dtype)
+    return np.empty([shape[axis] for axis in order], dtype).transpose(np.argsort(order))
+
+
 def _summed_axes(shape, target):
     """The leading axes that ``unbroadcast`` sums to take ``shape`` to ``target``, when that
     is all it does (a bias added to every row); else None.
@@ -417,6 +441,7 @@ class GeneratedPlan:
         self.parameters, self.constants, self.ops, self.options, self.calls, self.buffers = [], [], [], [], [], []
         self.trace_ops, self.arrays_seen = recorder.forward, recorder.arrays_seen
         self.return_kind, self.saved = None, {}  # saved: what a forward rule keeps for its backward rule
+        self.order, self.arrays_seen_shape = None, ()  # the op being written: its output's memory order and shape
         lines, done = [], 0
         for number, (kind, at, detail) in enumerate(recorder.events + [("end", len(recorder.forward), None)]):
             for i in range(done, at):  # the ops recorded before this event
@@ -430,8 +455,8 @@ class GeneratedPlan:
                 lines += self._backward(number, *detail, jit_rules)
         lines.append(f"return {self._returned(recorder.returns)}")
         if SHARE_BUFFERS:
-            lines, self.buffers[:] = jit_rules.share_buffers(lines, [(b.shape, b.dtype) for b in self.buffers])
-            self.buffers[:] = [np.empty(shape, dtype) for shape, dtype in self.buffers]
+            lines, specs = jit_rules.share_buffers(lines, [(b.shape, b.dtype, _memory_order(b)) for b in self.buffers])
+            self.buffers[:] = [_empty(shape, dtype, order) for shape, dtype, order in specs]
         self.text = "def replay(A, T):\n" + "".join(f"    {line}\n" for line in lines)
         namespace = {"np": np, "H": jit_rules, "P": self.parameters, "C": self.constants, "O": self.ops,
                      "X": self.options, "K": self.calls, "B": self.buffers, "R": self.return_kind}
@@ -457,13 +482,17 @@ class GeneratedPlan:
         return len(pool) - 1
 
     def buffer(self, shape, dtype) -> str:
-        """A new array made once with this plan, for a rule to write into: ``B[k]``."""
-        self.buffers.append(np.empty(shape, dtype))
+        """A new array made once with this plan, for a rule to write into: ``B[k]``. One of the
+        op's output's shape is laid out in memory as eager's output was (a convolution's output is
+        channels-last under its NCHW shape), so that the ops after it read it as fast as eagerly."""
+        order = self.order if tuple(shape) == tuple(self.arrays_seen_shape) else None
+        self.buffers.append(_empty(shape, dtype, order))
         return f"B[{len(self.buffers) - 1}]"
 
     def _forward(self, i, rules) -> list:
         op, refs, options = self.trace_ops[i]
-        inputs, (shape, dtype) = self.arrays_seen[i]
+        inputs, (shape, dtype), self.order = self.arrays_seen[i]
+        self.arrays_seen_shape = shape
         names = [self.value(r) for r in refs]
         rule = rules.FORWARD.get(type(op))
         lines = rule(self, f"v{i}", names, inputs, shape, dtype, options) if rule else None
@@ -486,25 +515,17 @@ class GeneratedPlan:
         # Which gradients may exist at each point (assigned) and which surely do (sure), known
         # while writing the code: a block runs under "if g is not None" only when g may be missing.
         root_name = gname(root)
-        assigned, sure, self.scalar_of = {root_name}, {root_name}, {}
+        assigned, sure = {root_name}, {root_name}
         lines = [" = ".join(gname(source) for source, _ in walk) + " = None"]
         lines.append(f"{root_name} = " + (f"np.ones_like({self.value(root)})" if grad is None
                                            else self.value((CONSTANT, grad))))
 
-        pending = {}  # gradients that are one number spread out, written only if an op needs them whole
-
-        def send(p, expr, guarded, block, broadcast_of=None):
+        def send(p, expr, guarded, block):
             """Add one gradient contribution ``expr`` to ``p``, as backward() does."""
             if p not in assigned:
-                if broadcast_of is not None and not guarded:
-                    self.scalar_of[p], pending[p] = broadcast_of, expr
-                else:
-                    block.append(f"{p} = {expr}")
+                block.append(f"{p} = {expr}")
             else:
-                if p in pending:
-                    block.append(f"{p} = {pending.pop(p)}")
                 block.append(f"{p} = {p} + {expr}" if p in sure else f"{p} = {expr} if {p} is None else {p} + {expr}")
-                self.scalar_of.pop(p, None)
             assigned.add(p)
             if not guarded:
                 sure.add(p)
@@ -522,16 +543,17 @@ class GeneratedPlan:
             elif source[0] == OUTPUT:
                 i = source[1]
                 op, refs, options = self.trace_ops[i]
-                inputs, (shape, dtype) = self.arrays_seen[i]
+                inputs, (shape, dtype), self.order = self.arrays_seen[i]
+                self.arrays_seen_shape = shape
                 rule = rules.BACKWARD.get(type(op)) if getattr(op, "jit_index", None) is None else None
                 if rule is not None:
-                    self.used_scalar = False
                     block, results = rule(self, g, [self.value(r) for r in refs], inputs, f"v{i}", shape, dtype,
                                           options, op.needs_input_grad)
                     block = list(block)
                 else:  # the op's own backward; its saved arrays are freed right away, as eager does
                     k = op.jit_index  # (the comment names what it saved: share_buffers keeps those alive)
-                    block = [f"r = O[{k}].backward({g}); O[{k}].saved = None  # saved {', '.join(self.value(r) for r in refs)}"]
+                    block = [f"r = O[{k}].backward({g})  # saved {', '.join(self.value(r) for r in refs)}",
+                             f"O[{k}].saved = None"]
                     results = [(f"r[{j}]", None, None) for j in range(len(parents))]
                 for (parent, requires_grad, p_shape, p_dtype), result in zip(parents, results):
                     expr, r_shape, r_dtype = result[:3]
@@ -540,19 +562,13 @@ class GeneratedPlan:
                     p, p_shape = gname(parent), tuple(p_shape)
                     summed = _summed_axes(r_shape, p_shape) if r_dtype == p_dtype else None
                     if r_shape == p_shape and r_dtype == p_dtype:
-                        send(p, expr, guarded, block, result[3] if len(result) > 3 else None)
+                        send(p, expr, guarded, block)
                     elif summed:  # a broadcast input, e.g. a bias: unbroadcast's sum over the leading axes
-                        total = self.buffer(p_shape, p_dtype)
-                        block.append(f"np.add.reduce({expr}, axis={summed}, out={total})")
-                        send(p, total, guarded, block)
+                        block.append(f"r = np.add.reduce({expr}, axis={summed})")
+                        send(p, "r", guarded, block)
                     else:  # None, or to be summed down (unbroadcast) and cast, as Plan does
-                        if p in pending:
-                            block.append(f"{p} = {pending.pop(p)}")
                         block.append(f"{p} = H.add_grad({p}, {expr}, {p_shape}, np.{np.dtype(p_dtype).name})")
                         assigned.add(p)
-                        self.scalar_of.pop(p, None)
-            if g in pending and not (source[0] == OUTPUT and rule is not None and self.used_scalar):
-                block.insert(0, f"{g} = {pending.pop(g)}")
             if guarded and block:
                 lines.append(f"if {g} is not None:")
                 lines += [f"    {line}" for line in block]

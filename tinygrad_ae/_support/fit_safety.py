@@ -56,8 +56,9 @@ class FiniteUpdatesOnly:
         # A sum is finite only if every number in it is (NaN and inf spread through a sum), so one
         # reduction per gradient answers; only a non-finite sum (a NaN, an inf, or an overflow
         # of huge finite numbers) needs the element-by-element check.
-        self.refused = not all(p.grad is None or math.isfinite(p.grad.sum()) or np.isfinite(p.grad).all()
-                               for p in self.params)
+        with np.errstate(over="ignore", invalid="ignore"):  # inf - inf or an overflow is an answer here, not news
+            self.refused = not all(p.grad is None or math.isfinite(p.grad.sum()) or np.isfinite(p.grad).all()
+                                   for p in self.params)
         if not self.refused:
             self.optimizer.step()
 

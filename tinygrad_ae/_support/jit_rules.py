@@ -133,8 +133,9 @@ def _transpose(plan, out, names, inputs, shape, dtype, options):
 
 def _sum(plan, out, names, inputs, shape, dtype, options):
     axis, keepdims = options.get("axis"), options.get("keepdims", False)
-    # a.sum() is np.add.reduce(a) (numpy's own sum calls it); called directly, it skips a wrapper
-    return [f"{out} = np.add.reduce({names[0]}, axis={axis!r}, keepdims={keepdims!r}, out={plan.buffer(shape, dtype)})"]
+    # a.sum() is np.add.reduce(a) (numpy's own sum calls it); called directly, it skips a wrapper.
+    # No out=: numpy may add up in another order when it writes into a given array.
+    return [f"{out} = H.as_array(np.add.reduce({names[0]}, axis={axis!r}, keepdims={keepdims!r}))"]
 
 
 FORWARD = {autograd.Add: _elementwise("add"), autograd.Sub: _elementwise("subtract"),
@@ -189,14 +190,9 @@ def _sigmoid_backward(plan, g, names, inputs, out, shape, dtype, options, needs)
 
 
 def _square_backward(plan, g, names, inputs, out, shape, dtype, options, needs):
-    # grad * (2 * a ** 1): a ** 1 is a copy of a, and 2 * a is exact, so one product less
+    # grad * (2 * a ** 1): a ** 1 is a copy of a, so one product less. (Not a * (2 grad): where
+    # 2 a overflows, or grad is 0 and 2 a is inf, that would not give eager's inf or NaN.)
     result = plan.buffer(shape, dtype)
-    scalar = plan.scalar_of.get(g)
-    if scalar is not None and np.issubdtype(dtype, np.floating):
-        plan.used_scalar = True
-        # grad is one number c spread over a's shape (the loss was a sum): (2 a) c and a (2 c)
-        # round the same exact product 2ac once, so one pass instead of two
-        return [f"np.multiply({names[0]}, {scalar} * 2.0, out={result})"], [(result, shape, dtype)]
     return [f"np.multiply({names[0]}, 2.0, out={result})", f"np.multiply({g}, {result}, out={result})"], \
         [(result, shape, dtype)]
 
@@ -230,9 +226,7 @@ def _transpose_backward(plan, g, names, inputs, out, shape, dtype, options, need
 def _sum_backward(plan, g, names, inputs, out, shape, dtype, options, needs):
     in_shape = tuple(inputs[0][0])
     kept = autograd._keepdims_shape(in_shape, options.get("axis"))      # each element gets its sum's grad
-    spread = (f"np.broadcast_to({g}.reshape({kept}), {in_shape})", in_shape, dtype)
-    # a sum of everything spreads one number: the square's backward below can use it as one
-    return [], [spread + (g,) if options.get("axis") is None else spread]
+    return [], [(f"np.broadcast_to({g}.reshape({kept}), {in_shape})", in_shape, dtype)]
 
 
 BACKWARD = {autograd.Transpose: _transpose_backward, autograd.Sum: _sum_backward, autograd.Add: _add_backward, autograd.Sub: _sub_backward, autograd.Mul: _mul_backward,
@@ -250,7 +244,7 @@ def share_buffers(lines: list, specs: list):
     """Let ops whose arrays are never alive at the same time write into the same one.
 
     ``lines`` is generated code in which ``B[k]`` is the k-th array of ``specs`` ((shape,
-    dtype) each). An array is alive from the first line that uses it to the last, where a
+    dtype, ...) each; arrays share only when their specs are equal). An array is alive from the first line that uses it to the last, where a
     line uses it when it names it, or names a variable that may point into it (a view, an
     alias, an op's saved input mentioned in the line's comment). A later array of the same
     shape and dtype that starts after one has died takes its place. Fewer arrays means the
@@ -277,16 +271,16 @@ def share_buffers(lines: list, specs: list):
         for k in used:
             first.setdefault(k, n)
             last[k] = n
-    physical, home = [], {}  # physical: [(shape, dtype, line after which it is free)]
+    physical, home = [], {}  # physical: [(spec, line after which it is free)]
     for k in sorted(first, key=first.get):
-        shape, dtype = specs[k]
-        for j, (p_shape, p_dtype, free_after) in enumerate(physical):
-            if p_shape == tuple(shape) and p_dtype == np.dtype(dtype) and free_after < first[k]:
+        spec = (tuple(specs[k][0]), np.dtype(specs[k][1])) + tuple(specs[k][2:])
+        for j, (p_spec, free_after) in enumerate(physical):
+            if p_spec == spec and free_after < first[k]:
                 break
         else:
             physical.append(None)
             j = len(physical) - 1
-        physical[j] = (tuple(shape), np.dtype(dtype), last[k])
+        physical[j] = (spec, last[k])
         home[k] = j
     rewritten = [_BUFFER.sub(lambda m: f"B[{home[int(m.group(1))]}]", line) for line in lines]
-    return rewritten, [(shape, dtype) for shape, dtype, _ in physical]
+    return rewritten, [spec for spec, _ in physical]
