@@ -385,7 +385,7 @@ def _summed_axes(shape, target):
         >>> _summed_axes((128, 784), (784,)), _summed_axes((4, 3), (4, 1))
         ((0,), None)
     """
-    if shape is None or len(shape) <= len(target) or tuple(shape[len(shape) - len(target):]) != tuple(target):
+    if len(shape) <= len(target) or tuple(shape[len(shape) - len(target):]) != tuple(target):
         return None
     return tuple(range(len(shape) - len(target)))
 
@@ -441,7 +441,7 @@ class GeneratedPlan:
         self.parameters, self.constants, self.ops, self.options, self.calls, self.buffers = [], [], [], [], [], []
         self.trace_ops, self.arrays_seen = recorder.forward, recorder.arrays_seen
         self.return_kind, self.saved = None, {}  # saved: what a forward rule keeps for its backward rule
-        self.order, self.arrays_seen_shape = None, ()  # the op being written: its output's memory order and shape
+        self.out_shape, self.out_order = (), None  # the op being written: its output's shape and memory order
         lines, done = [], 0
         for number, (kind, at, detail) in enumerate(recorder.events + [("end", len(recorder.forward), None)]):
             for i in range(done, at):  # the ops recorded before this event
@@ -485,14 +485,19 @@ class GeneratedPlan:
         """A new array made once with this plan, for a rule to write into: ``B[k]``. One of the
         op's output's shape is laid out in memory as eager's output was (a convolution's output is
         channels-last under its NCHW shape), so that the ops after it read it as fast as eagerly."""
-        order = self.order if tuple(shape) == tuple(self.arrays_seen_shape) else None
+        order = self.out_order if tuple(shape) == tuple(self.out_shape) else None
         self.buffers.append(_empty(shape, dtype, order))
         return f"B[{len(self.buffers) - 1}]"
 
-    def _forward(self, i, rules) -> list:
+    def _op(self, i):
+        """Op i as traced: (op, refs, options, inputs, shape, dtype); buffer() now lays out its output."""
         op, refs, options = self.trace_ops[i]
-        inputs, (shape, dtype), self.order = self.arrays_seen[i]
-        self.arrays_seen_shape = shape
+        inputs, (shape, dtype), self.out_order = self.arrays_seen[i]
+        self.out_shape = shape
+        return op, refs, options, inputs, shape, dtype
+
+    def _forward(self, i, rules) -> list:
+        op, refs, options, inputs, shape, dtype = self._op(i)
         names = [self.value(r) for r in refs]
         rule = rules.FORWARD.get(type(op))
         lines = rule(self, f"v{i}", names, inputs, shape, dtype, options) if rule else None
@@ -542,28 +547,25 @@ class GeneratedPlan:
                 block.append(f"H.accumulate(T[{source[1]}], {g})")
             elif source[0] == OUTPUT:
                 i = source[1]
-                op, refs, options = self.trace_ops[i]
-                inputs, (shape, dtype), self.order = self.arrays_seen[i]
-                self.arrays_seen_shape = shape
+                op, refs, options, inputs, shape, dtype = self._op(i)
                 rule = rules.BACKWARD.get(type(op)) if getattr(op, "jit_index", None) is None else None
                 if rule is not None:
                     block, results = rule(self, g, [self.value(r) for r in refs], inputs, f"v{i}", shape, dtype,
                                           options, op.needs_input_grad)
-                    block = list(block)
                 else:  # the op's own backward; its saved arrays are freed right away, as eager does
                     k = op.jit_index  # (the comment names what it saved: share_buffers keeps those alive)
                     block = [f"r = O[{k}].backward({g})  # saved {', '.join(self.value(r) for r in refs)}",
                              f"O[{k}].saved = None"]
                     results = [(f"r[{j}]", None, None) for j in range(len(parents))]
-                for (parent, requires_grad, p_shape, p_dtype), result in zip(parents, results):
-                    expr, r_shape, r_dtype = result[:3]
+                for (parent, requires_grad, p_shape, p_dtype), (expr, r_shape, r_dtype) in zip(parents, results):
                     if not requires_grad or expr is None or parent[0] == CONSTANT:
                         continue
                     p, p_shape = gname(parent), tuple(p_shape)
-                    summed = _summed_axes(r_shape, p_shape) if r_dtype == p_dtype else None
                     if r_shape == p_shape and r_dtype == p_dtype:
                         send(p, expr, guarded, block)
-                    elif summed:  # a broadcast input, e.g. a bias: unbroadcast's sum over the leading axes
+                    # a broadcast input, e.g. a bias: unbroadcast's sum over the leading axes (r_shape is
+                    # None for an op's own backward, whose r_dtype None would equal a float64 dtype)
+                    elif r_shape is not None and r_dtype == p_dtype and (summed := _summed_axes(r_shape, p_shape)):
                         block.append(f"r = np.add.reduce({expr}, axis={summed})")
                         send(p, "r", guarded, block)
                     else:  # None, or to be summed down (unbroadcast) and cast, as Plan does

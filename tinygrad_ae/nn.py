@@ -577,34 +577,31 @@ def _all_layers(layers):
             yield from _all_layers(layer.inner_layers())
 
 
-def _inner_layers_with_shapes(layer, shape) -> list:
-    """``[(label, inner layer, its input shape)]`` of a Residual (1, 2, ...) or a Refinement
-    (e1, e2, ... for the estimate; c1, c2, ... for the correction, which sees 2C channels)."""
+def _inner_groups(layer, shape) -> list:
+    """``[(label prefix, layers, their input shape)]`` inside a Residual (its body) or a
+    Refinement (the estimate, e; the correction, c, which sees the 2C stacked channels)."""
     if isinstance(layer, Residual):
-        groups = [("", layer.body, tuple(shape))]
-    elif isinstance(layer, Refinement):
-        groups = [("e", layer.estimate, tuple(shape)), ("c", layer.correction, (2 * shape[0],) + tuple(shape[1:]))]
-    else:
-        return []
-    rows = []
-    for prefix, parts, inner in groups:
-        for j, part in enumerate(parts, 1):
-            rows.append((f"{prefix}{j}", part, inner))
-            inner = tuple(part.output_shape(inner))
-    return rows
+        return [("", layer.body, tuple(shape))]
+    if isinstance(layer, Refinement):
+        return [("e", layer.estimate, tuple(shape)), ("c", layer.correction, (2 * shape[0],) + tuple(shape[1:]))]
+    return []
+
+
+def _inner_layers_with_shapes(layer, shape) -> list:
+    """``[(label, inner layer, its input shape)]``: the summary's indented rows (.1, .e1, .c1 ...)."""
+    return [(f"{prefix}{j}", part, inner) for prefix, parts, start in _inner_groups(layer, shape)
+            for j, (part, inner) in enumerate(_chained(parts, start), 1)]
 
 
 def _steps(layer, shape):
     """``[(caption, output shape)]`` of one layer for the picture; a Residual or Refinement, step by step."""
+    groups = _inner_groups(layer, shape)
+    steps = [[step for part, inner in _chained(parts, start) for step in _steps(part, inner)] for _, parts, start in groups]
     if isinstance(layer, Residual):
-        return [step for part, inner in _chained(layer.body, shape) for step in _steps(part, inner)] + \
-            [("+ input (residual)", tuple(shape))]
+        return steps[0] + [("+ input (residual)", tuple(shape))]
     if isinstance(layer, Refinement):
-        stacked = (2 * shape[0],) + tuple(shape[1:])
-        return [step for part, inner in _chained(layer.estimate, shape) for step in _steps(part, inner)] + \
-            [("stack [input, estimate]", stacked)] + \
-            [step for part, inner in _chained(layer.correction, stacked) for step in _steps(part, inner)] + \
-            [("+ estimate", tuple(shape))]
+        stacked = groups[1][2]
+        return steps[0] + [("stack [input, estimate]", stacked)] + steps[1] + [("+ estimate", tuple(shape))]
     return [(_describe(layer).split(" (")[0] if hasattr(layer, "in_channels") else type(layer).__name__,
              tuple(layer.output_shape(shape)))]
 

@@ -149,10 +149,6 @@ FORWARD = {autograd.Add: _elementwise("add"), autograd.Sub: _elementwise("subtra
 # (None, None, None) per input]); g has the output's shape and dtype.
 
 
-def _product_type(*dtypes):
-    return np.result_type(*dtypes)
-
-
 def _add_backward(plan, g, names, inputs, out, shape, dtype, options, needs):
     return [], [(g, shape, dtype), (g, shape, dtype)]                       # d/da = 1, d/db = 1
 
@@ -170,10 +166,10 @@ def _mul_backward(plan, g, names, inputs, out, shape, dtype, options, needs):
         if not need:
             results.append((None, None, None))
             continue
-        kind = _product_type(dtype, other_dtype)
-        product = plan.buffer(np.broadcast_shapes(shape, other_shape), kind)
+        kind, product_shape = np.result_type(dtype, other_dtype), tuple(np.broadcast_shapes(shape, other_shape))
+        product = plan.buffer(product_shape, kind)
         lines.append(f"np.multiply({g}, {other}, out={product})")                # d/da = b, d/db = a
-        results.append((product, tuple(np.broadcast_shapes(shape, other_shape)), kind))
+        results.append((product, product_shape, kind))
     return lines, results
 
 
@@ -200,18 +196,15 @@ def _square_backward(plan, g, names, inputs, out, shape, dtype, options, needs):
 def _matmul_backward(plan, g, names, inputs, out, shape, dtype, options, needs):
     (a_shape, a_dtype), (b_shape, b_dtype) = inputs
     lines, results = [], []
-    if needs[0]:                                                             # dA = G @ B.T
-        grad_a = plan.buffer((shape[0], b_shape[0]), _product_type(dtype, b_dtype))
-        lines.append(f"H.autograd.matmul_in_small_blocks({g}, {names[1]}.T, out={grad_a})")
-        results.append((grad_a, (shape[0], b_shape[0]), _product_type(dtype, b_dtype)))
-    else:
-        results.append((None, None, None))
-    if needs[1]:                                                             # dB = A.T @ G
-        grad_b = plan.buffer((a_shape[1], shape[1]), _product_type(a_dtype, dtype))
-        lines.append(f"H.autograd.matmul_in_small_blocks({names[0]}.T, {g}, out={grad_b})")
-        results.append((grad_b, (a_shape[1], shape[1]), _product_type(a_dtype, dtype)))
-    else:
-        results.append((None, None, None))
+    for need, product, result_shape, kind in (
+            (needs[0], f"{g}, {names[1]}.T", (shape[0], b_shape[0]), np.result_type(dtype, b_dtype)),    # dA = G @ B.T
+            (needs[1], f"{names[0]}.T, {g}", (a_shape[1], shape[1]), np.result_type(a_dtype, dtype))):   # dB = A.T @ G
+        if not need:
+            results.append((None, None, None))
+            continue
+        result = plan.buffer(result_shape, kind)
+        lines.append(f"H.autograd.matmul_in_small_blocks({product}, out={result})")
+        results.append((result, result_shape, kind))
     return lines, results
 
 
