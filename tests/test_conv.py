@@ -7,7 +7,7 @@ One table drives forward and gradient checks, as in test_op_gradients.py: each r
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tinygrad_ae import (Conv2D, DepthToSpace, Flatten, MaxPool2D, Reshape, Residual, SpaceToDepth, Tensor,
@@ -157,6 +157,77 @@ def test_the_convolution_backward_is_fit_s_path_and_compiles():
     assert step.plans == 1
     for a, b in zip(eager.parameters(), compiled.parameters()):
         np.testing.assert_array_equal(a.data, b.data)
+
+
+LAYOUT_CASE = (np.random.default_rng(24).uniform(-3, 3, (1, 1, 5, 3)), np.random.default_rng(1).uniform(-1, 1, (2, 1, 1, 2)),
+               None, (2, 1), (True, True))  # n = 1: eager's NCHW gradient reshapes to rows without a copy
+
+
+@settings(max_examples=60, deadline=None)
+@example(case=LAYOUT_CASE, dtypes=(np.float32, np.float32), steps=1)
+@given(case=stride_one_cases(), dtypes=st.sampled_from([(np.float32, np.float32), (np.float64, np.float64),
+                                                       (np.float32, np.float64)]), steps=st.integers(1, 3))
+def test_compiled_convolution_equals_eager_bit_for_bit(case, dtypes, steps):
+    """jit's generated code for the convolution (windows in arrays made once, matmuls with out=)
+    gives eager's output and gradients to the bit: any padding, kernel, bias or none, with and
+    without the input's gradient, mixed dtypes, and arrays reused over several replays."""
+    from tinygrad_ae import SGD, jit
+    x, w, bias, padding, (x_grad, w_grad) = case
+    x_dtype, w_dtype = dtypes
+
+    def setup():
+        tensors = [Tensor(x.copy(), dtype=x_dtype, requires_grad=x_grad),  # copies: the steps change them
+                   Tensor(w.copy(), dtype=w_dtype, requires_grad=w_grad)]
+        tensors += [] if bias is None else [Tensor(bias.copy(), dtype=w_dtype, requires_grad=True)]
+        learning = [t for t in tensors if t.requires_grad]
+        optimizer = SGD(learning, lr=0.01)
+
+        def step(scale):
+            optimizer.zero_grad()
+            out = conv2d(*tensors, padding=padding)
+            loss = (out * out * Tensor(scale)).sum()
+            loss.backward()
+            grads = [t.grad.copy() for t in learning]
+            optimizer.step()
+            return loss, out, grads
+        return tensors, step
+
+    runs = []
+    for compiled in (False, True):
+        tensors, step = setup()
+        if compiled:
+            plain = step
+            step = jit(lambda scale: plain(scale)[:2])
+            grads_of = lambda: [t.grad.copy() for t in tensors if t.requires_grad]  # noqa: E731
+        run = []
+        for k in range(steps + 2):  # the first calls trace, the later ones replay
+            scale = np.array(1.0 + k, np.float32)
+            if compiled:
+                loss, out = step(scale)
+                run.append([loss.data, out.data] + grads_of() + [t.data.copy() for t in tensors])
+            else:
+                loss, out, grads = step(scale)
+                run.append([loss.data, out.data] + grads + [t.data.copy() for t in tensors])
+        runs.append(run)
+    for eager_step, compiled_step in zip(*runs):
+        for a, b in zip(eager_step, compiled_step):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_the_convolution_backward_adds_up_alike_whatever_layout_its_gradient_has():
+    """NCHW or channels-last, the same gradient gives the same bits (jit's arrays may differ in
+    layout from eager's; a matmul on differently laid out operands may round differently)."""
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.random((1, 3, 5, 4), dtype=np.float32), requires_grad=True)
+    w = Tensor(rng.random((2, 3, 3, 3), dtype=np.float32), requires_grad=True)
+    grad = rng.random((1, 2, 5, 4), dtype=np.float32)
+    results = []
+    for laid_out in (np.ascontiguousarray(grad), np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)):
+        op = conv2d(x, w, padding=1)._op
+        assert type(op) is ConvolutionWithConvolutionBackward
+        results.append(op.backward(laid_out))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_kernel_equal_to_the_input_is_a_dense_layer():

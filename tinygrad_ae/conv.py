@@ -269,7 +269,9 @@ class ConvolutionWithConvolutionBackward(Function):
         cols, weight, (ph, pw) = self.saved
         out_channels, in_channels, kh, kw = weight.shape
         n, oh, ow = cols.shape[:3]
-        g = grad.transpose(0, 2, 3, 1).reshape(n * oh * ow, out_channels)  # channels-last rows
+        # channels-last rows, always laid out alike (a copy unless grad is channels-last already),
+        # so that the matmuls below add up in the same order whatever layout grad arrives in
+        g = np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(n * oh * ow, out_channels)
         grads = [None] * len(self.needs_input_grad)  # x, weight and, when given, bias
         if self.needs_input_grad[1]:
             dkernels = g.T @ cols.reshape(n * oh * ow, -1)
