@@ -6,8 +6,9 @@
    batch 1, 32 and 128: seconds and their ratio. ``--images`` sets how many training images
    each batch size runs over (a full epoch is 60,000).
 2. conv2d forward + backward per call (32 -> 32 channels, 3x3, padding 1, 28x28 images, the
-   shipped model's middle layer) at batch 1, 32 and 128, against the floor: the three
-   matmuls it does (forward, weight gradient, input gradient) timed alone.
+   shipped model's middle layer) at batch 1, 32 and 128, eager and compiled by ``jit``,
+   against the floor: the three matmuls it does (forward, weight gradient, input gradient)
+   timed alone.
 3. Peak RSS of a training step of the shipped model at batch 64, in a fresh process.
 
     python benchmarks/bench_conv.py              # ~2 minutes on a quiet 2-core machine
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 from train_denoisers import TRAIN_NOISE, build  # noqa: E402  (the shipped architecture itself)
 
-from tinygrad_ae import Dataset, FusedAdam, Tensor, conv2d, jit, train_step  # noqa: E402
+from tinygrad_ae import SGD, Dataset, FusedAdam, Tensor, conv2d, jit, train_step  # noqa: E402
 from tinygrad_ae import conv as conv_module  # noqa: E402  (its CONV2D_BACKWARD_AS_CONVOLUTION switch)
 from tinygrad_ae._support.memory import keep_freed_memory  # noqa: E402
 from tinygrad_ae._support.threads import limit_blas_threads  # noqa: E402
@@ -123,22 +124,32 @@ def best_of(function, repeats):
 
 def conv_versus_matmuls(batch, repeats, side=28):
     """Seconds of conv2d forward + backward (the shipped model's middle layer: 32 -> 32
-    channels, 3x3, padding 1, side x side images), and of its three matmuls alone."""
+    channels, 3x3, padding 1, side x side images) run eagerly and compiled by ``jit`` (as
+    ``fit`` runs it: windows copied into arrays made once), and of its three matmuls alone."""
     rng = np.random.default_rng(0)
     x = Tensor(rng.random((batch, 32, side, side), dtype=np.float32), requires_grad=True)
     w = Tensor(rng.random((32, 32, 3, 3), dtype=np.float32), requires_grad=True)
     b = Tensor(np.zeros(32, np.float32), requires_grad=True)
 
-    def step():
+    def eager():
         x.grad = w.grad = b.grad = None
         conv2d(x, w, b, padding=1).sum().backward()
+    clearing = SGD([x, w, b], lr=1e-3)  # only its zero_grad is used: a compiled step clears grads with it
+
+    def forward_backward(unused):
+        clearing.zero_grad()
+        total = conv2d(x, w, b, padding=1).sum()
+        total.backward()
+        return total
+    compiled, no_input = jit(forward_backward), np.zeros(1, np.float32)
     cols = rng.random((batch * side * side, 288), dtype=np.float32)
     kernels, grad = rng.random((288, 32), dtype=np.float32), rng.random((batch * side * side, 32), dtype=np.float32)
 
     def matmuls():  # forward, weight gradient, input gradient (a second convolution, or G @ kernels)
         cols @ kernels, cols.T @ grad, cols @ kernels if conv_module.CONV2D_BACKWARD_AS_CONVOLUTION else grad @ kernels.T
-    with limit_blas_threads(1):
-        return best_of(step, repeats), best_of(matmuls, repeats)
+    with limit_blas_threads(1), keep_freed_memory():
+        return (best_of(eager, repeats), best_of(lambda: compiled(no_input), repeats + 2),  # + 2: the traces
+                best_of(matmuls, repeats))
 
 
 def peak_rss_of_one_step():
@@ -179,9 +190,10 @@ def main(argv=None):
                   f"  (an epoch: {ours * 60000 / args.images:.0f} s vs {theirs * 60000 / args.images:.0f} s;"
                   f" last losses {losses[0]:.5f} / {losses[1]:.5f})", flush=True)
     for batch in (1, 32, 128):
-        conv, floor = conv_versus_matmuls(batch, args.repeats)
-        print(f"conv2d 32->32 3x3 on 28x28, batch {batch:3}: forward+backward {1e3 * conv:7.2f} ms, "
-              f"its matmuls alone {1e3 * floor:7.2f} ms, ratio {conv / floor:.2f}x")
+        eager, compiled, floor = conv_versus_matmuls(batch, args.repeats)
+        print(f"conv2d 32->32 3x3 on 28x28, batch {batch:3}: forward+backward eager {1e3 * eager:7.2f} ms, "
+              f"compiled {1e3 * compiled:7.2f} ms, its matmuls alone {1e3 * floor:7.2f} ms, "
+              f"ratio {eager / floor:.2f}x eager, {compiled / floor:.2f}x compiled")
     print(f"peak RSS of a training step at batch 64: {peak_rss_of_one_step():.0f} MiB")
     print(f"load average {os.getloadavg()[0]:.1f}")
     return 0

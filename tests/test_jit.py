@@ -120,6 +120,20 @@ def test_generated_code_writes_into_arrays_made_once_and_returns_copies():
     assert source.count("O[") == 0  # every op of this step has a rule: no op's own forward or backward
 
 
+@pytest.mark.parametrize("batch, blocks", [(1, 0), (128, 5)])
+def test_generated_code_splits_a_product_into_blocks_only_where_matmul_would(batch, blocks):
+    """MatMul's rule decides from the shapes, once, what matmul_in_small_blocks decides at every
+    call: at batch 1 all five products (forward 2, backward 3) are one np.matmul each, at batch
+    128 all five are between one thread's work and SMALL_PRODUCT; the numbers are eager's."""
+    model, twin = (MLP([Dense(784, 10, seed=0), Dense(10, 784, activation="sigmoid", seed=1)]) for _ in range(2))
+    step, eager = jit(model_step(model, "SGD")), model_step(twin, "SGD")
+    x = np.random.default_rng(0).random((batch, 784), dtype=np.float32)
+    for _ in range(3):
+        assert step(x, x).item() == eager(x, x).item()
+    source = step.source()
+    assert source.count("matmul_in_small_blocks(") == blocks and source.count("np.matmul(") == 5 - blocks
+
+
 def model_step(model, optimizer):
     opt = OPTIMIZERS[optimizer](model.parameters())
 

@@ -228,7 +228,8 @@ def pad2d(x: Tensor, padding) -> Tensor:
 # copy and a matmul of the forward's shape: training steps of the shipped conv denoisers ran
 # 1.6x faster with it (one BLAS thread; python benchmarks/bench_conv.py and --plain compare).
 # conv2d uses it for stride 1 while this switch is on; tests/test_conv.py checks that both
-# paths give the same numbers.
+# paths give the same numbers. A compiled step (jit) runs this op from code written by
+# _convolution in _support/jit_rules.py: the same copies and matmuls, into arrays made once.
 CONV2D_BACKWARD_AS_CONVOLUTION = True
 
 

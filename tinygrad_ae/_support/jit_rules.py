@@ -138,10 +138,21 @@ def _square(plan, out, names, inputs, shape, dtype, options):
     return [f"{out} = np.square({names[0]}, out={plan.buffer(shape, dtype)})"]
 
 
+def _product(a, b, a_shape, b_shape, result) -> str:
+    """The call that computes the 2-D product ``a @ b`` into ``result`` as ``MatMul`` does: in
+    blocks (``autograd.matmul_in_small_blocks``) when its size asks for them, else one np.matmul
+    (decided here, from the shapes, instead of at every replay)."""
+    work = a_shape[0] * a_shape[1] * b_shape[1]
+    if autograd.SPLIT_SMALL_PRODUCTS and autograd.ONE_THREAD_WORK < work <= autograd.SMALL_PRODUCT:
+        return f"H.autograd.matmul_in_small_blocks({a}, {b}, out={result})"
+    return f"np.matmul({a}, {b}, out={result})"
+
+
 def _matmul(plan, out, names, inputs, shape, dtype, options):
-    if len(inputs[0][0]) != 2 or len(inputs[1][0]) != 2:
+    (a_shape, _), (b_shape, _) = inputs
+    if len(a_shape) != 2 or len(b_shape) != 2:
         return None
-    return [f"{out} = H.autograd.matmul_in_small_blocks({names[0]}, {names[1]}, out={plan.buffer(shape, dtype)})"]
+    return [f"{out} = {_product(names[0], names[1], a_shape, b_shape, plan.buffer(shape, dtype))}"]
 
 
 def _transpose(plan, out, names, inputs, shape, dtype, options):
@@ -232,14 +243,16 @@ def _square_backward(plan, g, names, inputs, out, shape, dtype, options, needs):
 def _matmul_backward(plan, g, names, inputs, out, shape, dtype, options, needs):
     (a_shape, a_dtype), (b_shape, b_dtype) = inputs
     lines, results = [], []
-    for need, product, result_shape, kind in (
-            (needs[0], f"{g}, {names[1]}.T", (shape[0], b_shape[0]), np.result_type(dtype, b_dtype)),    # dA = G @ B.T
-            (needs[1], f"{names[0]}.T, {g}", (a_shape[1], shape[1]), np.result_type(a_dtype, dtype))):   # dB = A.T @ G
+    for need, (a, a_shape_t), (b, b_shape_t), result_shape, kind in (
+            (needs[0], (g, shape), (f"{names[1]}.T", b_shape[::-1]), (shape[0], b_shape[0]),    # dA = G @ B.T
+             np.result_type(dtype, b_dtype)),
+            (needs[1], (f"{names[0]}.T", a_shape[::-1]), (g, shape), (a_shape[1], shape[1]),    # dB = A.T @ G
+             np.result_type(a_dtype, dtype))):
         if not need:
             results.append((None, None, None))
             continue
         result = plan.buffer(result_shape, kind)
-        lines.append(f"H.autograd.matmul_in_small_blocks({product}, out={result})")
+        lines.append(_product(a, b, a_shape_t, b_shape_t, result))
         results.append((result, result_shape, kind))
     return lines, results
 
