@@ -281,7 +281,7 @@ def backward(root, grad=None, retain_graph: bool = False, on_step=None) -> None:
             raise ValueError(f"backward(grad=...) got grad of shape {grad.shape} for a tensor of shape {root.shape}")
 
     if _recorder is not None:
-        _recorder.backward(root, grad)
+        _recorder.backward(root, grad, retain_graph)
     grads = {id(root): grad}  # by id(tensor), as in topological_order; `order` keeps them alive
     order = topological_order(root)
     for node in reversed(order):
@@ -619,7 +619,8 @@ class Tanh(Function):
 # 10 ms instead of 0.2 ms for a 128x10 @ 10x784 product on a busy 2-core machine
 # (benchmarks/bench_student_loop.py). So products up to SMALL_PRODUCT multiply-adds are
 # computed in row or column blocks below that threshold: each block runs on the calling
-# thread, and no thread setting changes anywhere. SPLIT_SMALL_PRODUCTS = False is plain a @ b.
+# thread, and no thread setting changes anywhere. SPLIT_SMALL_PRODUCTS = False is plain a @ b
+# (a step jit compiled earlier keeps the choice it was compiled with: _support/jit_rules.py).
 SPLIT_SMALL_PRODUCTS = True
 ONE_THREAD_WORK = 4 * 65536  # OpenBLAS's GEMM_MULTITHREAD_THRESHOLD * SMP_THRESHOLD_MIN
 SMALL_PRODUCT = 1 << 23  # ~8 million (batch 1024 here); larger ones: plain a @ b, BLAS decides

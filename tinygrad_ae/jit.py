@@ -233,8 +233,9 @@ class Recorder:
         """Called when that optimizer method returns."""
         self.inside_call -= 1
 
-    def backward(self, root, grad) -> None:
-        """Called by ``backward()`` before its walk: record the walk's order, node by node."""
+    def backward(self, root, grad, retain_graph=False) -> None:
+        """Called by ``backward()`` before its walk: record the walk's order, node by node (and
+        whether the ops keep their saved arrays for another backward())."""
         if self.inside_call:
             return
         walk = []
@@ -243,7 +244,7 @@ class Recorder:
             parents = [] if node._op is None else [
                 (self.ref(p), p.requires_grad, p.shape, p.dtype) for p in node._op.parents]
             walk.append((source, parents))
-        self.events.append(("backward", len(self.forward), (self.ref(root), grad, walk)))
+        self.events.append(("backward", len(self.forward), (self.ref(root), grad, walk, retain_graph)))
 
     def difference(self, other) -> str:
         """'' if two traces did the same work, else the first thing that differed."""
@@ -294,11 +295,11 @@ class Plan:
                 obj, name, call_args, kwargs = detail
                 self.instructions.append(("call", None, (getattr(obj, name), call_args, kwargs)))
             elif kind == "backward":
-                root, grad, walk = detail
+                root, grad, walk, retain_graph = detail
                 steps = [(_key(source), source, None if source[0] != OUTPUT else recorder.forward[source[1]][0],
                           [(_key(parent), requires_grad, shape, dtype) for parent, requires_grad, shape, dtype in parents])
                          for source, parents in walk]
-                self.instructions.append(("backward", None, (root, _key(root), grad, steps)))
+                self.instructions.append(("backward", None, (root, _key(root), grad, steps, retain_graph)))
 
     def run(self, args, arrays):
         """One replayed step: the recorded forwards, backward walks and optimizer calls in order."""
@@ -316,7 +317,7 @@ class Plan:
         return self._result(self.returns, values, arrays)
 
     @staticmethod
-    def _backward(values, args, arrays, root, root_key, grad, steps):
+    def _backward(values, args, arrays, root, root_key, grad, steps, retain_graph):
         """``autograd.backward``'s loop over the recorded order (the error checks passed at trace)."""
         grads = {root_key: np.ones_like(_fetch(root, values, arrays)) if grad is None else grad}
         for key, source, op, parents in steps:
@@ -333,7 +334,8 @@ class Plan:
                     leaf.grad += g
                 continue
             input_grads = op.backward(g)
-            op.saved = None  # freed right away, as eager's release() does
+            if not retain_graph:
+                op.saved = None  # freed right away, as eager's release() does
             for (parent_key, requires_grad, shape, dtype), parent_grad in zip(parents, input_grads):
                 if parent_grad is None or not requires_grad:
                     continue
@@ -509,7 +511,7 @@ class GeneratedPlan:
             lines = [f"v{i} = H.as_array(O[{k}].forward({', '.join(names)}, **X[{k}]))"]
         return [lines[0] + f"  # op {i}: {type(op).__name__}"] + lines[1:]
 
-    def _backward(self, number, root, grad, walk, rules) -> list:
+    def _backward(self, number, root, grad, walk, retain_graph, rules) -> list:
         """One backward() call's walk, in the recorded order: a block per node reached."""
         def gname(ref):
             kind, what = ref
@@ -554,8 +556,9 @@ class GeneratedPlan:
                                           options, op.needs_input_grad)
                 else:  # the op's own backward; its saved arrays are freed right away, as eager does
                     k = op.jit_index  # (the comment names what it saved: share_buffers keeps those alive)
-                    block = [f"r = O[{k}].backward({g})  # saved {', '.join(self.value(r) for r in refs)}",
-                             f"O[{k}].saved = None"]
+                    block = [f"r = O[{k}].backward({g})  # saved {', '.join(self.value(r) for r in refs)}"]
+                    if not retain_graph:  # else a later backward() reads them again
+                        block.append(f"O[{k}].saved = None")
                     results = [(f"r[{j}]", None, None) for j in range(len(parents))]
                 for (parent, requires_grad, p_shape, p_dtype), (expr, r_shape, r_dtype) in zip(parents, results):
                     if not requires_grad or expr is None or parent[0] == CONSTANT:

@@ -4,9 +4,10 @@ Each rule writes lines of Python for one op of a traced step. A forward rule ret
 lines that compute the op's output into ``out`` (or None: no rule for these shapes, and the
 op's own ``forward`` runs). A backward rule returns its lines and, per input, the expression
 of that input's gradient with its shape and dtype (None: no gradient). Every rule computes
-exactly what the op's own forward/backward in ``autograd.py`` computes, with the same numpy
-functions in the same order, so the numbers are the same to the bit; only where the result
-goes differs. ``tests/test_jit.py`` checks that on random programs.
+exactly what the op's own forward/backward in ``autograd.py`` (or ``conv.py``) computes, with
+the same numpy functions in the same order, so the numbers are the same to the bit; only where
+the result goes differs. ``tests/test_jit.py`` checks that on random programs,
+``tests/test_conv.py`` on random convolutions.
 
 The other functions are what the generated code calls: gradient bookkeeping as in
 ``autograd.backward``.
@@ -93,10 +94,10 @@ def sigmoid_into(a, out):
 
 
 def windows_into(x, padding, padded, out):
-    """``conv.image_windows(x, kernel, 1, padding)`` written into arrays made once: ``padded``
+    """``conv.image_windows(x, kernel, (1, 1), padding)`` written into arrays made once: ``padded``
     (N, H + 2 ph, W + 2 pw, C) takes the zero-padded channels-last image, ``out`` (N, OH, OW, kh,
-    kw, C) its windows. The same copies as ``image_windows``, without allocating 9x the image
-    afresh at every step (at batch 32 a 28x28x32 layer's windows are 29 MB).
+    kw, C) its windows. The same copies as ``image_windows``, without allocating kh x kw times the
+    image afresh at every step (at batch 32 a 28x28x32 layer's 3x3 windows are 29 MB).
 
     Example:
         >>> x = np.arange(8, dtype=np.float32).reshape(1, 2, 2, 2)
@@ -141,7 +142,8 @@ def _square(plan, out, names, inputs, shape, dtype, options):
 def _product(a, b, a_shape, b_shape, result) -> str:
     """The call that computes the 2-D product ``a @ b`` into ``result`` as ``MatMul`` does: in
     blocks (``autograd.matmul_in_small_blocks``) when its size asks for them, else one np.matmul
-    (decided here, from the shapes, instead of at every replay)."""
+    (decided here, from the shapes, instead of at every replay; so a step compiled before
+    ``autograd.SPLIT_SMALL_PRODUCTS`` is switched keeps the setting it was compiled with)."""
     work = a_shape[0] * a_shape[1] * b_shape[1]
     if autograd.SPLIT_SMALL_PRODUCTS and autograd.ONE_THREAD_WORK < work <= autograd.SMALL_PRODUCT:
         return f"H.autograd.matmul_in_small_blocks({a}, {b}, out={result})"
@@ -173,12 +175,12 @@ def _convolution(plan, out, names, inputs, shape, dtype, options):
     """conv.ConvolutionWithConvolutionBackward.forward: windows, one matmul, + bias."""
     (x_shape, x_dtype), (w_shape, _) = inputs[:2]
     (n, _, oh, ow), (o, c, kh, kw) = shape, w_shape
-    (ph, pw), rows, width = options["padding"], n * oh * ow, kh * kw * c
+    (ph, pw), rows, width = options.get("padding", (0, 0)), n * oh * ow, kh * kw * c  # the op's default
     padded = plan.buffer((n, x_shape[2] + 2 * ph, x_shape[3] + 2 * pw, c), x_dtype)
-    cols, product = plan.buffer((n, oh, ow, kh, kw, c), x_dtype), plan.buffer((rows, o), dtype)
-    plan.saved[out] = cols
-    lines = [f"H.windows_into({names[0]}, {(ph, pw)}, {padded}, {cols})",
-             f"np.matmul({cols}.reshape({rows}, {width}), {names[1]}.transpose(0, 2, 3, 1).reshape({o}, {width}).T, "
+    windows, product = plan.buffer((n, oh, ow, kh, kw, c), x_dtype), plan.buffer((rows, o), dtype)
+    plan.saved[out] = windows
+    lines = [f"H.windows_into({names[0]}, {(ph, pw)}, {padded}, {windows})",
+             f"np.matmul({windows}.reshape({rows}, {width}), {names[1]}.transpose(0, 2, 3, 1).reshape({o}, {width}).T, "
              f"out={product})"]
     if len(names) == 3:
         lines.append(f"np.add({product}, {names[2]}, out={product})")
@@ -274,13 +276,15 @@ def _sum_backward(plan, g, names, inputs, out, shape, dtype, options, needs):
 def _convolution_backward(plan, g, names, inputs, out, shape, dtype, options, needs):
     """ConvolutionWithConvolutionBackward.backward, with the windows of G in arrays made once."""
     (x_shape, x_dtype), (w_shape, w_dtype) = inputs[:2]
-    (n, _, oh, ow), (o, c, kh, kw), (ph, pw) = shape, w_shape, options["padding"]
-    rows, cols = n * oh * ow, plan.saved[out]
-    lines, results = [f"{g}_rows = np.ascontiguousarray({g}.transpose(0, 2, 3, 1)).reshape({rows}, {o})"], [(None, None, None)] * len(names)
+    (n, _, oh, ow), (o, c, kh, kw), (ph, pw) = shape, w_shape, options.get("padding", (0, 0))
+    rows, windows = n * oh * ow, plan.saved[out]  # the forward's windows of x, kept for dW
+    # the temporaries are named g<n>_<i>_...: share_buffers follows names of that form (_NAME)
+    lines = [f"{g}_rows = np.ascontiguousarray({g}.transpose(0, 2, 3, 1)).reshape({rows}, {o})"]
+    results = [(None, None, None)] * len(names)
     if needs[1]:                                                          # dW = windows(x)^T @ G
         kind = np.result_type(dtype, x_dtype)
         dkernels = plan.buffer((o, kh * kw * c), kind)
-        lines.append(f"np.matmul({g}_rows.T, {cols}.reshape({rows}, {kh * kw * c}), out={dkernels})")
+        lines.append(f"np.matmul({g}_rows.T, {windows}.reshape({rows}, {kh * kw * c}), out={dkernels})")
         results[1] = (f"{dkernels}.reshape({o}, {kh}, {kw}, {c}).transpose(0, 3, 1, 2)", tuple(w_shape), kind)
     if len(names) == 3 and needs[2]:                                      # db = sum of G
         lines.append(f"{g}_db = {g}_rows.sum(axis=0)")
@@ -290,12 +294,12 @@ def _convolution_backward(plan, g, names, inputs, out, shape, dtype, options, ne
         pad_h, pad_w = max(0, kh - 1 - ph), max(0, kw - 1 - pw)
         h, w = x_shape[2:]
         g_padded = plan.buffer((n, oh - 2 * crop_h + 2 * pad_h, ow - 2 * crop_w + 2 * pad_w, o), dtype)
-        g_cols = plan.buffer((n, h, w, kh, kw, o), dtype)
+        g_windows = plan.buffer((n, h, w, kh, kw, o), dtype)
         kind = np.result_type(dtype, w_dtype)
         dx = plan.buffer((n * h * w, c), kind)
         lines += [f"H.windows_into({g}[:, :, {crop_h}:{oh - crop_h}, {crop_w}:{ow - crop_w}], {(pad_h, pad_w)}, "
-                  f"{g_padded}, {g_cols})",
-                  f"np.matmul({g_cols}.reshape({n * h * w}, {kh * kw * o}), "
+                  f"{g_padded}, {g_windows})",
+                  f"np.matmul({g_windows}.reshape({n * h * w}, {kh * kw * o}), "
                   f"{names[1]}[:, :, ::-1, ::-1].transpose(1, 2, 3, 0).reshape({c}, {kh * kw * o}).T, out={dx})"]
         results[0] = (f"{dx}.reshape({n}, {h}, {w}, {c}).transpose(0, 3, 1, 2)", tuple(x_shape), kind)
     return lines, results
