@@ -271,6 +271,18 @@ def test_compiled_conv_net_with_a_skip_a_shared_output_and_two_backwards_equals_
     assert compiled.plans == 1 and ("H.windows_into(" in compiled.source()) == generate_code
 
 
+def test_the_convolution_op_compiles_with_its_default_padding():
+    from tinygrad_ae import jit
+    w = Tensor(np.random.default_rng(0).random((2, 1, 2, 2), dtype=np.float32), requires_grad=True)
+
+    def step(x):
+        out = ConvolutionWithConvolutionBackward.apply(Tensor(x), w).sum()   # no padding= given
+        out.backward()
+        return out
+    compiled, x = jit(step), np.ones((1, 1, 3, 3), np.float32)
+    assert [compiled(x).item() for _ in range(3)] == [step(x).item()] * 3 and "H.windows_into(" in compiled.source()
+
+
 def test_kernel_equal_to_the_input_is_a_dense_layer():
     x, w = np.random.default_rng(0).random((2, 3, 4, 5)), np.random.default_rng(1).random((6, 3, 4, 5))
     out = conv2d(t64(x), t64(w)).data
