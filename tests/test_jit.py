@@ -162,6 +162,20 @@ def test_replay_equals_eager_on_the_shipped_models(name, optimizer):
     assert_same_run(eager, replayed)
 
 
+def test_replay_equals_eager_on_the_shipped_conv_denoiser():
+    """The headline model (the wide MLP refined by eight convolutions) as fit trains it: batch 1
+    (G arrives with batch 1, where an NCHW gradient's rows are a view) and a batch of 3."""
+    from tinygrad_ae import load_model
+    rng = np.random.default_rng(0)
+    calls = [(x, x) for x in (rng.random((n, 784), dtype=np.float32) for n in [1, 1, 1, 1, 3, 3, 3])]
+
+    def make(compiled):
+        model = load_model("mnist_denoising_conv")
+        step = model_step(model, "FusedAdam")
+        return (jit(step) if compiled else step), model.parameters()
+    assert_same_run(run_steps(lambda: make(False), calls), run_steps(lambda: make(True), calls))
+
+
 def test_each_input_shape_gets_its_own_plan_and_replays_build_no_graph():
     model = MLP([Dense(4, 3, seed=0), Dense(3, 4, activation="sigmoid", seed=1)])
     step = CompiledStep(model_step(model, "FusedAdam"))
