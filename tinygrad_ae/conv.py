@@ -55,14 +55,20 @@ def image_windows(x: np.ndarray, kernel, stride, padding) -> np.ndarray:
     """
     if x.ndim != 4:
         raise ValueError(f"expected images of shape (batch, channels, height, width), got shape {x.shape}")
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    (kh, kw), (ph, pw) = kernel, padding
     n, c, h, w = x.shape
     if kh > h + 2 * ph or kw > w + 2 * pw:
         raise ValueError(f"the {kh}x{kw} kernel is larger than the padded {h + 2 * ph}x{w + 2 * pw} input "
                          f"(input {x.shape}, padding {padding}); use a smaller kernel or more padding")
     channels_last = np.pad(x.transpose(0, 2, 3, 1), ((0, 0), (ph, ph), (pw, pw), (0, 0)))
-    view = np.lib.stride_tricks.sliding_window_view(channels_last, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
-    return np.ascontiguousarray(view.transpose(0, 1, 2, 4, 5, 3))
+    return np.ascontiguousarray(_window_view(channels_last, kernel, stride))
+
+
+def _window_view(padded, kernel, stride):
+    """The windows of a padded channels-last array (N, H, W, C) as a view (N, OH, OW, kh, kw, C),
+    no copy (jit's generated code copies it into an array made once instead)."""
+    view = np.lib.stride_tricks.sliding_window_view(padded, kernel, axis=(1, 2))[:, ::stride[0], ::stride[1]]
+    return view.transpose(0, 1, 2, 4, 5, 3)
 
 
 class Windows(Function):
@@ -256,11 +262,10 @@ class ConvolutionWithConvolutionBackward(Function):
     rule = "dW = windows(x)^T @ G, db = sum G, dx = correlate(pad(G, k-1-p), W turned 180 degrees)"
 
     def forward(self, x, weight, bias=None, padding=(0, 0)):
-        out_channels, in_channels, kh, kw = weight.shape
+        out_channels, _, kh, kw = weight.shape
         cols = image_windows(x, (kh, kw), (1, 1), padding)           # (N, OH, OW, kh, kw, C)
         n, oh, ow = cols.shape[:3]
-        kernels = weight.transpose(0, 2, 3, 1).reshape(out_channels, kh * kw * in_channels)
-        out = cols.reshape(n * oh * ow, -1) @ kernels.T
+        out = cols.reshape(n * oh * ow, -1) @ _kernel_rows(weight).T
         if bias is not None:
             out += bias
         self.saved = (cols, weight, padding)
@@ -280,12 +285,46 @@ class ConvolutionWithConvolutionBackward(Function):
         if len(grads) == 3 and self.needs_input_grad[2]:
             grads[2] = g.sum(axis=0)
         if self.needs_input_grad[0]:
-            # G padded by k-1-p on each side; when the padding was wider than k-1, cropped instead
-            crop_h, crop_w = max(0, ph - (kh - 1)), max(0, pw - (kw - 1))
+            (crop_h, crop_w), g_padding = _gradient_crop_and_pad((kh, kw), (ph, pw))
             g_image = grad[:, :, crop_h:oh - crop_h, crop_w:ow - crop_w]
-            g_cols = image_windows(g_image, (kh, kw), (1, 1), (max(0, kh - 1 - ph), max(0, kw - 1 - pw)))
-            turned = weight[:, :, ::-1, ::-1].transpose(1, 2, 3, 0).reshape(in_channels, kh * kw * out_channels)
+            g_cols = image_windows(g_image, (kh, kw), (1, 1), g_padding)
             h, w = g_cols.shape[1:3]
-            dx = g_cols.reshape(n * h * w, -1) @ turned.T
+            dx = g_cols.reshape(n * h * w, -1) @ _turned_kernels(weight).T
             grads[0] = dx.reshape(n, h, w, in_channels).transpose(0, 3, 1, 2)
         return tuple(grads)
+
+
+def _gradient_crop_and_pad(kernel, padding):
+    """How G must be cropped and then padded, per side, for dx's convolution: padded by k-1-p;
+    when the forward's padding p was wider than k-1, cropped by p-(k-1) instead.
+
+    Example:
+        >>> _gradient_crop_and_pad((3, 3), (1, 0)), _gradient_crop_and_pad((3, 1), (3, 0))
+        (((0, 0), (1, 2)), ((1, 0), (0, 0)))
+    """
+    (kh, kw), (ph, pw) = kernel, padding
+    return (max(0, ph - (kh - 1)), max(0, pw - (kw - 1))), (max(0, kh - 1 - ph), max(0, kw - 1 - pw))
+
+
+def _kernel_rows(weight):
+    """The kernels as the matrix (out_channels, kh * kw * in_channels) whose rows are laid out as
+    a window's values (channels last), so that windows @ rows.T is the convolution.
+
+    Example:
+        >>> _kernel_rows(np.arange(8.0).reshape(1, 2, 2, 2))
+        array([[0., 4., 1., 5., 2., 6., 3., 7.]])
+    """
+    out_channels, in_channels, kh, kw = weight.shape
+    return weight.transpose(0, 2, 3, 1).reshape(out_channels, kh * kw * in_channels)
+
+
+def _turned_kernels(weight):
+    """The kernels turned by 180 degrees with input and output channels swapped, as the matrix
+    (in_channels, kh * kw * out_channels) that dx's convolution multiplies G's windows with.
+
+    Example:
+        >>> _turned_kernels(np.arange(4.0).reshape(1, 1, 2, 2))
+        array([[3., 2., 1., 0.]])
+    """
+    out_channels, in_channels, kh, kw = weight.shape
+    return weight[:, :, ::-1, ::-1].transpose(1, 2, 3, 0).reshape(in_channels, kh * kw * out_channels)

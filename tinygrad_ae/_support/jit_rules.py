@@ -108,8 +108,7 @@ def windows_into(x, padding, padded, out):
     (ph, pw), (n, c, h, w), (kh, kw) = padding, x.shape, out.shape[3:5]
     padded[:, :ph] = padded[:, ph + h:] = padded[:, :, :pw] = padded[:, :, pw + w:] = 0  # the border
     padded[:, ph:ph + h, pw:pw + w] = x.transpose(0, 2, 3, 1)
-    view = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(1, 2))
-    np.copyto(out, view.transpose(0, 1, 2, 4, 5, 3))
+    np.copyto(out, conv._window_view(padded, (kh, kw), (1, 1)))
     return out
 
 
@@ -180,8 +179,7 @@ def _convolution(plan, out, names, inputs, shape, dtype, options):
     windows, product = plan.buffer((n, oh, ow, kh, kw, c), x_dtype), plan.buffer((rows, o), dtype)
     plan.saved[out] = windows
     lines = [f"H.windows_into({names[0]}, {(ph, pw)}, {padded}, {windows})",
-             f"np.matmul({windows}.reshape({rows}, {width}), {names[1]}.transpose(0, 2, 3, 1).reshape({o}, {width}).T, "
-             f"out={product})"]
+             f"np.matmul({windows}.reshape({rows}, {width}), H.conv._kernel_rows({names[1]}).T, out={product})"]
     if len(names) == 3:
         lines.append(f"np.add({product}, {names[2]}, out={product})")
     return lines + [f"{out} = {product}.reshape({n}, {oh}, {ow}, {o}).transpose(0, 3, 1, 2)"]
@@ -290,8 +288,7 @@ def _convolution_backward(plan, g, names, inputs, out, shape, dtype, options, ne
         lines.append(f"{g}_db = {g}_rows.sum(axis=0)")
         results[2] = (f"{g}_db", (o,), dtype)
     if needs[0]:                  # dx = G padded by k-1-p (or cropped), correlated with W turned 180 degrees
-        crop_h, crop_w = max(0, ph - (kh - 1)), max(0, pw - (kw - 1))
-        pad_h, pad_w = max(0, kh - 1 - ph), max(0, kw - 1 - pw)
+        (crop_h, crop_w), (pad_h, pad_w) = conv._gradient_crop_and_pad((kh, kw), (ph, pw))
         h, w = x_shape[2:]
         g_padded = plan.buffer((n, oh - 2 * crop_h + 2 * pad_h, ow - 2 * crop_w + 2 * pad_w, o), dtype)
         g_windows = plan.buffer((n, h, w, kh, kw, o), dtype)
@@ -300,7 +297,7 @@ def _convolution_backward(plan, g, names, inputs, out, shape, dtype, options, ne
         lines += [f"H.windows_into({g}[:, :, {crop_h}:{oh - crop_h}, {crop_w}:{ow - crop_w}], {(pad_h, pad_w)}, "
                   f"{g_padded}, {g_windows})",
                   f"np.matmul({g_windows}.reshape({n * h * w}, {kh * kw * o}), "
-                  f"{names[1]}[:, :, ::-1, ::-1].transpose(1, 2, 3, 0).reshape({c}, {kh * kw * o}).T, out={dx})"]
+                  f"H.conv._turned_kernels({names[1]}).T, out={dx})"]
         results[0] = (f"{dx}.reshape({n}, {h}, {w}, {c}).transpose(0, 3, 1, 2)", tuple(x_shape), kind)
     return lines, results
 
