@@ -27,9 +27,9 @@ class GeneratedPlan:
     """A verified trace as one generated Python function: see this module's opening paragraph.
 
     In the source, ``A[i]`` is the step's i-th array argument, ``P[k]`` a parameter, ``C[k]``
-    a constant, ``B[k]`` an array made once with the plan, ``O[k]`` an op without a rule (``X[k]``
-    its options), ``K[k]`` an optimizer call, ``H`` the helpers in _support/jit_rules.py, ``v<i>`` op i's output and ``g<n>_<i>`` its gradient in the
-    n-th backward().
+    a constant, ``B[k]`` an array made once with the plan, ``O[k]`` an op without a rule
+    (``X[k]`` its options), ``K[k]`` an optimizer call, ``H`` the helpers in jit_rules.py,
+    ``v<i>`` op i's output and ``g<n>_<i>`` its gradient in the n-th backward().
 
     Example:
         >>> from tinygrad_ae import Tensor, jit
