@@ -115,11 +115,12 @@ def windows_into(x, padding, padded, out):
 # The windows of a convolution's output gradient are read once, by the matmul that makes the
 # input gradient, so the generated code makes them a few images at a time: about one core's
 # L2 cache (2 MB here) of windows stays in the cache between being written and being read,
-# where a whole batch's (116 MB for a 32-channel 28x28 layer at batch 128) would go out to
-# memory and back. Measured here, one BLAS thread, a training step of the shipped conv model:
-# 840 -> 717 ms at batch 128, 210 -> 186 ms at batch 32 (a lone conv layer, whose arrays all
-# fit in the cache, measured 18.3 -> 19.8 ms at batch 32: no gain there). The forward's windows
-# are kept for the kernel gradient, so they are made whole (in pieces measured no faster).
+# where a whole batch's (29 MB for a 32-channel 28x28 layer at batch 32) goes out to memory
+# and back. Measured here, one BLAS thread: that copy and matmul alone, 9 -> 7 ms at batch 32
+# and 45 -> 27 ms at batch 128; a whole training step of the shipped conv model (each version
+# in its own process, twice): 194 -> 188 ms at batch 32, 745 -> 741 ms at batch 128, where
+# the rest of the step's memory traffic hides the gain. The forward's windows are kept for the
+# kernel gradient, so they are made whole (in pieces measured no faster).
 GRADIENT_WINDOWS_BYTES = 2 << 20
 
 
