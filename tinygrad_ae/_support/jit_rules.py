@@ -116,7 +116,7 @@ def windows_into(x, padding, padded, out):
 # input gradient, so the generated code makes them a few images at a time: about one core's
 # L2 cache (2 MB here) of windows stays in the cache between being written and being read,
 # where a whole batch's (29 MB for a 32-channel 28x28 layer at batch 32) goes out to memory
-# and back. Measured here, one BLAS thread: that copy and matmul alone, 9 -> 7 ms at batch 32
+# and back. Measured here, one BLAS thread: that copy and matmul alone, 8 -> 6 ms at batch 32
 # and 45 -> 27 ms at batch 128; a whole training step of the shipped conv model (each version
 # in its own process, twice): 194 -> 188 ms at batch 32, 745 -> 741 ms at batch 128, where
 # the rest of the step's memory traffic hides the gain. The forward's windows are kept for the
