@@ -4,7 +4,8 @@
    batches with tinygrad_ae (``train_step`` compiled by ``jit``, as ``fit`` runs it) and with
    PyTorch CPU (the same layers, the same initial weights, Adam lr 1e-3, one thread each) at
    batch 1, 32 and 128: seconds and their ratio. ``--images`` sets how many training images
-   each batch size runs over (a full epoch is 60,000).
+   each batch size runs over (a full epoch is 60,000); the first two batches of each run before
+   the clock starts, for both (``jit`` traces the step there).
 2. conv2d forward + backward per call (32 -> 32 channels, 3x3, padding 1, 28x28 images, the
    shipped model's middle layer) at batch 1, 32 and 128, eager and compiled by ``jit``,
    against the floor: the three matmuls it does (forward, weight gradient, input gradient)
@@ -88,14 +89,18 @@ def torch_twin(model):
     return nn.Sequential(*[twin(layer) for layer in model.layers])
 
 
-def epoch_seconds(batches, warm_up=2):
+WARM_UP_BATCHES = 2  # untimed, for both frameworks: jit traces the step on its first two calls
+
+
+def epoch_seconds(batches, warm_up=WARM_UP_BATCHES):
     """tinygrad_ae (``train_step`` compiled by ``jit``, as ``fit`` runs it) and PyTorch over the
     same batches from the same weights, one thread each: (seconds, seconds, last losses).
 
     The first ``warm_up`` batches run before the clock starts, for both: there ``jit`` traces
     the step twice (eagerly, and checks the two traces agree) and PyTorch makes its first
-    arrays. In a whole epoch that is 2 of 469-60,000 steps; in this benchmark's short runs
-    (25 steps at batch 128) it would be a tenth of the time, charged to one side.
+    arrays. In a whole epoch those are 2 of its 469 steps at batch 128 (1,875 at batch 32); in
+    this benchmark's short runs (25 steps at batch 128) they would be a tenth of the time,
+    charged to one side.
     """
     import torch
 
@@ -110,6 +115,7 @@ def epoch_seconds(batches, warm_up=2):
         loss.backward()
         torch_optimizer.step()
         return loss
+
     def timed(run):
         for x, y in batches[:warm_up]:
             run(x, y)
@@ -188,6 +194,9 @@ def main(argv=None):
     parser.add_argument("--plain", action="store_true",
                         help="conv2d's composed backward (windows' scatter-add), not the convolution backward")
     args = parser.parse_args(argv)
+    if not args.no_torch and args.images < (WARM_UP_BATCHES + 1) * 128:
+        parser.error(f"--images {args.images} leaves no timed batch at batch size 128 (the first {WARM_UP_BATCHES} "
+                     f"batches are untimed); use at least {(WARM_UP_BATCHES + 1) * 128}")
     conv_module.CONV2D_BACKWARD_AS_CONVOLUTION = not args.plain
     print(f"conv2d's input gradient: {'scatter-add of the windows (--plain)' if args.plain else 'a second convolution'}")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (timings are indicative)")
@@ -199,7 +208,7 @@ def main(argv=None):
             dataset = Dataset(train_size=args.images, test_size=1, batch_size=batch, seed=0)
             batches = [pair for pair, _ in dataset.batches(autoencoder=True, noise=TRAIN_NOISE, test_batches=False)]
             ours, theirs, losses = epoch_seconds(batches)
-            timed = args.images - 2 * batch  # the first two batches warm up, untimed
+            timed = args.images - WARM_UP_BATCHES * batch  # the images of the timed batches
             print(f"  batch {batch:3}: tinygrad_ae {ours:6.2f} s, PyTorch {theirs:6.2f} s, ratio {ours / theirs:.2f}x"
                   f"  (an epoch: {ours * 60000 / timed:.0f} s vs {theirs * 60000 / timed:.0f} s;"
                   f" last losses {losses[0]:.5f} / {losses[1]:.5f})", flush=True)

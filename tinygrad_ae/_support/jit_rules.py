@@ -112,41 +112,6 @@ def windows_into(x, padding, padded, out):
     return out
 
 
-# The windows of a convolution's output gradient are read once, by the matmul that makes the
-# input gradient, so the generated code makes them a few images at a time: about one core's
-# L2 cache (2 MB here) of windows stays in the cache between being written and being read,
-# where a whole batch's (29 MB for a 32-channel 28x28 layer at batch 32) goes out to memory
-# and back. Measured here, one BLAS thread: that copy and matmul alone, 8 -> 6 ms at batch 32
-# and 45 -> 27 ms at batch 128; a whole training step of the shipped conv model (each version
-# in its own process, twice): 194 -> 188 ms at batch 32, 745 -> 741 ms at batch 128, where
-# the rest of the step's memory traffic hides the gain. The forward's windows are kept for the
-# kernel gradient, so they are made whole (in pieces measured no faster).
-GRADIENT_WINDOWS_BYTES = 2 << 20
-
-
-def correlate_in_chunks(x, padding, padded, windows, kernels, out):
-    """``windows_into`` then ``np.matmul(windows, kernels, out=out)``, ``len(windows)`` images at a time.
-
-    ``padded`` and ``windows`` hold one chunk of images; ``out`` has one row per window of the
-    whole batch. Each row of a product depends only on its own row of ``windows``, so the
-    result is the one-piece product's (to the bit with the OpenBLAS numpy ships; the tests
-    check it).
-
-    Example:
-        >>> x, kernels = np.ones((3, 1, 2, 2), np.float32), np.ones((9, 1), np.float32)
-        >>> out = np.empty((3 * 2 * 2, 1), np.float32)
-        >>> padded, windows = np.empty((2, 4, 4, 1), np.float32), np.empty((2, 2, 2, 3, 3, 1), np.float32)
-        >>> correlate_in_chunks(x, (1, 1), padded, windows, kernels, out)[:4, 0]   # 4 ones in each 3x3 window
-        array([4., 4., 4., 4.], dtype=float32)
-    """
-    chunk, n, rows = len(windows), len(x), out.shape[0] // len(x)
-    for start in range(0, n, chunk):
-        count = min(chunk, n - start)
-        windows_into(x[start:start + count], padding, padded[:count], windows[:count])
-        np.matmul(windows[:count].reshape(count * rows, -1), kernels, out=out[start * rows:(start + count) * rows])
-    return out
-
-
 # ----------------------------------------------------------------- forward rules
 # rule(plan, out, names, inputs, shape, dtype, options) -> lines, or None for "no rule here"
 
@@ -325,13 +290,14 @@ def _convolution_backward(plan, g, names, inputs, out, shape, dtype, options, ne
     if needs[0]:                  # dx = G padded by k-1-p (or cropped), correlated with W turned 180 degrees
         (crop_h, crop_w), (pad_h, pad_w) = conv._gradient_crop_and_pad((kh, kw), (ph, pw))
         h, w = x_shape[2:]
-        chunk = min(n, max(1, GRADIENT_WINDOWS_BYTES // (h * w * kh * kw * o * np.dtype(dtype).itemsize)))
-        g_padded = plan.buffer((chunk, oh - 2 * crop_h + 2 * pad_h, ow - 2 * crop_w + 2 * pad_w, o), dtype)
-        g_windows = plan.buffer((chunk, h, w, kh, kw, o), dtype)
+        g_padded = plan.buffer((n, oh - 2 * crop_h + 2 * pad_h, ow - 2 * crop_w + 2 * pad_w, o), dtype)
+        g_windows = plan.buffer((n, h, w, kh, kw, o), dtype)
         kind = np.result_type(dtype, w_dtype)
         dx = plan.buffer((n * h * w, c), kind)
-        lines.append(f"H.correlate_in_chunks({g}[:, :, {crop_h}:{oh - crop_h}, {crop_w}:{ow - crop_w}], {(pad_h, pad_w)}, "
-                     f"{g_padded}, {g_windows}, H.conv._turned_kernels({names[1]}).T, {dx})")
+        lines += [f"H.windows_into({g}[:, :, {crop_h}:{oh - crop_h}, {crop_w}:{ow - crop_w}], {(pad_h, pad_w)}, "
+                  f"{g_padded}, {g_windows})",
+                  f"np.matmul({g_windows}.reshape({n * h * w}, {kh * kw * o}), "
+                  f"H.conv._turned_kernels({names[1]}).T, out={dx})"]
         results[0] = (f"{dx}.reshape({n}, {h}, {w}, {c}).transpose(0, 3, 1, 2)", tuple(x_shape), kind)
     return lines, results
 
