@@ -294,6 +294,49 @@ def test_fit_with_and_without_jit_gives_the_same_history_and_weights():
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("generated", [True, False], ids=["generated code", "plain replay"])
+def test_batchnorm_running_averages_keep_learning_in_replays(generated):
+    """BatchNorm updates its running mean and variance outside the ops (plain numpy, read in eval
+    mode); the update is a recorded call that each replay makes again with that step's batch
+    statistics. Once, replays skipped it: after fit the averages were those of the traced steps."""
+    from tinygrad_ae import BatchNorm, Conv2D, Flatten, Reshape, Sequential
+
+    def setup():
+        model = Sequential([Reshape(2, 3, 3), Conv2D(2, 4, 3, padding=1, seed=0), BatchNorm(4), Flatten(),
+                            Dense(36, 5, seed=1), BatchNorm(5), Dense(5, 18, activation="sigmoid", seed=2)],
+                           input_shape=(18,))
+        return model, model_step(model, "Adam")
+    (eager_model, eager), (compiled_model, plain) = setup(), setup()
+    with generating_code(generated):
+        step = jit(plain)
+        rng = np.random.default_rng(0)
+        for _ in range(6):
+            x = rng.random((8, 18), dtype=np.float32)
+            assert eager(x, x).item() == step(x, x).item()
+    assert step.plans == 1 and (("BatchNorm.update_running_averages" in step.source()) == generated)
+    norms = [(a, b) for a, b in zip(eager_model.layers, compiled_model.layers) if isinstance(a, BatchNorm)]
+    for a, b in norms:
+        np.testing.assert_array_equal(a.running_mean, b.running_mean)
+        np.testing.assert_array_equal(a.running_var, b.running_var)
+        assert not np.allclose(b.running_var, 1.0)   # they did move from their start
+    x = np.random.default_rng(1).random((4, 18), dtype=np.float32)
+    np.testing.assert_array_equal(eager_model.predict(x), compiled_model.predict(x))  # eval mode reads them
+
+
+def test_fit_with_and_without_jit_gives_the_same_batchnorm_averages():
+    from tinygrad_ae import BatchNorm
+    x = np.random.default_rng(1).random((100, 6), dtype=np.float32)
+    runs = []
+    for use_jit in (True, False):
+        model = MLP([Dense(6, 4, seed=0), BatchNorm(4), Dense(4, 6, activation="sigmoid", seed=1)])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # compiles: no fallback to eager
+            model.fit(x, x, epochs=2, batch_size=16, verbose=False, seed=0, jit=use_jit)
+        runs.append((model.layers[1].running_mean.copy(), model.layers[1].running_var.copy()))
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("on_nonfinite", ["stop", "skip"])
 def test_fit_compiled_refuses_a_nan_step_as_eager_does(on_nonfinite):
     x = np.random.default_rng(2).random((96, 6), dtype=np.float32)

@@ -72,7 +72,8 @@ class no_grad(contextlib.ContextDecorator):
 
 def seen_by_jit(method):
     """Decorator for a method that changes state outside the ops (``zero_grad``, an optimizer's
-    ``step``): while ``jit.py`` traces a step it records the call, and its replays make it again.
+    ``step``, BatchNorm's running averages): while ``jit.py`` traces a step it records the call,
+    and its replays make it again (an argument that is an op's output gets that step's array).
 
     Example:
         >>> class Counter:
@@ -307,6 +308,8 @@ def backward(root, grad=None, retain_graph: bool = False, on_step=None) -> None:
                 f"{op.name}.backward must return a tuple with one gradient (or None) per input, "
                 f"{len(op.parents)} here; got {type(input_grads).__name__}. Write e.g. `return (grad_x,)`."
             )
+        if _recorder is not None:  # jit lays out its arrays for these gradients as numpy did here
+            _recorder.gradients(node, input_grads)
         sent = []
         for parent, parent_grad in zip(op.parents, input_grads):
             if parent_grad is None or not parent.requires_grad:

@@ -17,7 +17,11 @@ records GPU kernels and replays them), and JAX's ``jit`` traces a function into 
 a compiler (XLA) turns into fused machine code; both, like this one, re-trace for new input
 shapes.
 
-What does not compile: Python work in the step that is not an op or an optimizer call
+State changed outside the ops is replayed only through methods decorated with
+``autograd.seen_by_jit`` (the optimizers' ``zero_grad`` and ``step``, BatchNorm's running
+averages): each replay calls them again, passing any op output they got as that step's array.
+
+What does not compile: other Python work in the step
 (printing, counters, ``loss.item()``) runs only while tracing; control flow that depends on
 tensor values is replayed as traced (a different path on the second call is an error, one
 that changes later cannot be seen); tensors that require grad must exist before the step.
@@ -167,6 +171,7 @@ class Recorder:
         self.produced, self.produced_data = {}, {}  # id(tensor), id(its array) -> op index
         self.keep = []  # the traced tensors stay alive while tracing, so that ids stay unique
         self.seen_parameters = {}  # id -> (tensor, its values when the trace first used it)
+        self.gradient_orders = {}  # (op index, input index) -> memory order of eager's gradient
         self.inside_call = 0
 
     def trace(self, step_fn):
@@ -224,10 +229,19 @@ class Recorder:
         self.keep.append(out)
 
     def call(self, obj, name, args, kwargs) -> None:
-        """Called when an optimizer method starts: record ``obj.name(*args)`` (not nested calls)."""
+        """Called when an optimizer method starts: record ``obj.name(*args)`` (not nested calls).
+        An argument that is an op's output (BatchNorm hands over its batch's mean and variance)
+        is recorded as that op's number, so that each replay passes the new step's array."""
         if self.inside_call == 0:
+            args = tuple(self._call_argument(a) for a in args)
+            kwargs = {key: self._call_argument(value) for key, value in kwargs.items()}
             self.events.append(("call", len(self.forward), (obj, name, args, kwargs)))
         self.inside_call += 1
+
+    def _call_argument(self, value):
+        if isinstance(value, Tensor) and id(value) in self.produced:
+            return OpOutput(self.produced[id(value)])
+        return value
 
     def call_done(self) -> None:
         """Called when that optimizer method returns."""
@@ -245,6 +259,15 @@ class Recorder:
                 (self.ref(p), p.requires_grad, p.shape, p.dtype) for p in node._op.parents]
             walk.append((source, parents))
         self.events.append(("backward", len(self.forward), (self.ref(root), grad, walk, retain_graph)))
+
+    def gradients(self, node, input_grads) -> None:
+        """Called by ``backward()`` after each op's backward: how numpy laid out each input's
+        gradient in memory (a sum over a differently laid out copy would add in another order)."""
+        if not self.inside_call and id(node) in self.produced:
+            i = self.produced[id(node)]
+            for j, grad in enumerate(input_grads):
+                if isinstance(grad, np.ndarray):
+                    self.gradient_orders[i, j] = _memory_order(grad)
 
     def difference(self, other) -> str:
         """'' if two traces did the same work, else the first thing that differed."""
@@ -311,7 +334,7 @@ class Plan:
                 values[i] = data if type(data) is np.ndarray else np.asarray(data)
             elif kind == "call":
                 method, call_args, kwargs = detail
-                method(*call_args, **kwargs)
+                method(*[_call_value(a, values) for a in call_args], **{k: _call_value(v, values) for k, v in kwargs.items()})
             else:
                 self._backward(values, args, arrays, *detail)
         return self._result(self.returns, values, arrays)
@@ -376,6 +399,15 @@ def _fetch(ref, values, arrays):
     if kind == ARGUMENT:
         return arrays[what]
     return what
+
+
+class OpOutput(int):
+    """A recorded call's argument that was op i's output: a replay passes op i's new array."""
+
+
+def _call_value(argument, values):
+    """A recorded call's argument in this replay: an op's new output, or the value as traced."""
+    return values[argument] if type(argument) is OpOutput else argument
 
 
 def _key(ref):

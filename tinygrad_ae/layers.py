@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._support.checks import checked_number, whole_number
+from .autograd import seen_by_jit
 from .conv import as_pair, conv2d, max_pool2d, upsample2d
 from .tensor import Tensor, concatenate
 
@@ -780,10 +781,7 @@ class BatchNorm(_ScaleAndShift):
         shape = (1, self.num_features) + (1,) * (x.ndim - 2)
         if self.training:
             mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
-            count = x.size // self.num_features
-            unbiased = var.data.reshape(-1) * (count / max(count - 1, 1))
-            self.running_mean = ((1 - self.momentum) * self.running_mean + self.momentum * mean.data.reshape(-1)).astype(np.float32)
-            self.running_var = ((1 - self.momentum) * self.running_var + self.momentum * unbiased).astype(np.float32)
+            self.update_running_averages(mean, var, x.size // self.num_features)
         else:
             mean = x._constant(self.running_mean.reshape(shape).astype(x.dtype), "running_mean")
             var = x._constant(self.running_var.reshape(shape).astype(x.dtype), "running_var")
@@ -791,6 +789,24 @@ class BatchNorm(_ScaleAndShift):
         return normalised * self.gamma.reshape(shape) + self.beta.reshape(shape)
 
     forward = __call__
+
+    @seen_by_jit
+    def update_running_averages(self, mean, var, count: int) -> None:
+        """``running = (1 - momentum) running + momentum batch`` for the batch's ``mean`` and
+        ``var`` (tensors or arrays, one number per feature) over ``count`` numbers per feature;
+        the variance made unbiased, ``var * count / (count - 1)``, as in PyTorch. A compiled step
+        (``jit``) calls this again at every replay, with that step's mean and variance.
+
+        Example:
+            >>> bn = BatchNorm(1, momentum=0.5)
+            >>> bn.update_running_averages(np.array([4.0]), np.array([1.0]), count=2)
+            >>> bn.running_mean, bn.running_var
+            (array([2.], dtype=float32), array([1.5], dtype=float32))
+        """
+        mean, var = [(t.data if isinstance(t, Tensor) else np.asarray(t)).reshape(-1) for t in (mean, var)]
+        unbiased = var * (count / max(count - 1, 1))
+        self.running_mean = ((1 - self.momentum) * self.running_mean + self.momentum * mean).astype(np.float32)
+        self.running_var = ((1 - self.momentum) * self.running_var + self.momentum * unbiased).astype(np.float32)
 
 
 class LayerNorm(_ScaleAndShift):

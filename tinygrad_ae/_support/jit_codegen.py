@@ -12,11 +12,11 @@ one (``jit_rules.share_buffers``). Same numbers as ``Plan``, bit for bit (``test
 
 from __future__ import annotations
 
-import functools
+import re
 
 import numpy as np
 
-from ..jit import ARGUMENT, CONSTANT, OUTPUT, PARAMETER, _memory_order
+from ..jit import ARGUMENT, CONSTANT, OUTPUT, PARAMETER, OpOutput, _memory_order
 from . import jit_rules
 
 # Let ops whose arrays are never alive at the same time share one (share_buffers).
@@ -42,6 +42,7 @@ class GeneratedPlan:
     def __init__(self, recorder):
         self.parameters, self.constants, self.ops, self.options, self.calls, self.buffers = [], [], [], [], [], []
         self.trace_ops, self.arrays_seen = recorder.forward, recorder.arrays_seen
+        self.gradient_orders = recorder.gradient_orders
         self.return_kind, self.saved = None, {}  # saved: what a forward rule keeps for its backward rule
         self.out_shape, self.out_order = (), None  # the op being written: its output's shape and memory order
         lines, done = [], 0
@@ -51,8 +52,10 @@ class GeneratedPlan:
             done = at
             if kind == "call":
                 obj, name, call_args, kwargs = detail
-                self.calls.append(functools.partial(getattr(obj, name), *call_args, **kwargs))
-                lines.append(f"K[{len(self.calls) - 1}]()  # {type(obj).__name__}.{name}")
+                self.calls.append(getattr(obj, name))
+                passed = [self._call_argument(a) for a in call_args]
+                passed += [f"{key}={self._call_argument(value)}" for key, value in kwargs.items()]
+                lines.append(f"K[{len(self.calls) - 1}]({', '.join(passed)})  # {type(obj).__name__}.{name}")
             elif kind == "backward":
                 lines += self._backward(number, *detail, jit_rules)
         lines.append(f"return {self._returned(recorder.returns)}")
@@ -74,6 +77,10 @@ class GeneratedPlan:
         if kind == ARGUMENT:
             return f"A[{what}]"
         return f"P[{self._index(self.parameters, what)}].data" if kind == PARAMETER else f"C[{self._index(self.constants, what)}]"
+
+    def _call_argument(self, argument) -> str:
+        """A recorded call's argument in the source: ``v<i>`` for op i's output, else ``C[k]``."""
+        return f"v{argument}" if type(argument) is OpOutput else self.value((CONSTANT, argument))
 
     @staticmethod
     def _index(pool, item) -> int:
@@ -154,6 +161,7 @@ class GeneratedPlan:
                 if rule is not None:
                     block, results = rule(self, g, [self.value(r) for r in refs], inputs, f"v{i}", shape, dtype,
                                           options, op.needs_input_grad)
+                    self._lay_out_as_eager(i, results)
                 else:  # the op's own backward; its saved arrays are freed right away, as eager does
                     k = op.jit_index  # (the comment names what it saved: share_buffers keeps those alive)
                     block = [f"r = O[{k}].backward({g})  # saved {', '.join(self.value(r) for r in refs)}"]
@@ -180,6 +188,16 @@ class GeneratedPlan:
             else:
                 lines += block
         return lines
+
+    def _lay_out_as_eager(self, i, results) -> None:
+        """Give a rule's gradient arrays the memory layout eager's gradients had: the same numbers
+        either way, but a sum over them (a bias's gradient, say) adds in memory order."""
+        for j, (expr, shape, dtype) in enumerate(results):
+            bare = re.fullmatch(r"B\[(\d+)\]", expr or "")
+            if bare and (i, j) in self.gradient_orders:  # (an order of None is plain C order)
+                order = self.gradient_orders[i, j]
+                if _memory_order(self.buffers[int(bare.group(1))]) != order:
+                    self.buffers[int(bare.group(1))] = _empty(shape, dtype, order)
 
     def _returned(self, returns) -> str:
         """The returned tensors, copied: this plan's arrays are overwritten by the next replay."""
