@@ -264,6 +264,23 @@ def test_parameter_updates_outside_an_optimizer_are_refused():
         jit(step)(np.ones(1, np.float32))
 
 
+def test_parameter_updates_outside_an_optimizer_are_refused_beside_recorded_calls():
+    """A step with recorded calls of its own (BatchNorm's running averages) that updates its
+    weights by hand: the change outside the calls is still caught, not replayed as a no-op."""
+    from tinygrad_ae import BatchNorm
+    model = MLP([Dense(3, 4, seed=0), BatchNorm(4), Dense(4, 3, seed=1)])
+
+    def step(x):
+        loss = mse(model(Tensor(x)), Tensor(x))
+        loss.backward()
+        for p in model.parameters():
+            p.data -= 0.1 * p.grad
+            p.grad = None
+        return loss
+    with pytest.raises(JitError, match="outside an optimizer"):
+        jit(step)(np.random.default_rng(0).random((5, 3), dtype=np.float32))
+
+
 def test_a_step_must_return_tensors():
     with pytest.raises(JitError, match="returned float"):
         jit(lambda x: (Tensor(x) * 2).sum().item())(np.ones(2, np.float32))

@@ -170,7 +170,7 @@ class Recorder:
         self.arrays_seen = []  # per op: its inputs' and its output's (shape, dtype), and the output's memory order
         self.produced, self.produced_data = {}, {}  # id(tensor), id(its array) -> op index
         self.keep = []  # the traced tensors stay alive while tracing, so that ids stay unique
-        self.seen_parameters = {}  # id -> (tensor, its values when the trace first used it)
+        self.seen_parameters = {}  # id -> (tensor, its values when first used or after the last call)
         self.gradient_orders = {}  # (op index, input index) -> memory order of eager's gradient
         self.inside_call = 0
 
@@ -184,12 +184,7 @@ class Recorder:
         finally:
             autograd._recorder = None
         self.returns = self._returned(result)
-        if not any(kind == "call" for kind, _, _ in self.events):
-            for tensor, before in self.seen_parameters.values():
-                if not np.array_equal(tensor.data, before, equal_nan=True):
-                    raise JitError("jit: the step changed a parameter outside an optimizer (e.g. "
-                                   "p.data -= lr * p.grad), which a replay would not repeat; use an "
-                                   "optimizer from optim.py, or a method decorated with seen_by_jit")
+        self._check_parameters_unchanged()
         self.keep = self.seen_parameters = self.produced = self.produced_data = None  # the trace's arrays can go now
         return result
 
@@ -233,6 +228,7 @@ class Recorder:
         An argument that is an op's output (BatchNorm hands over its batch's mean and variance)
         is recorded as that op's number, so that each replay passes the new step's array."""
         if self.inside_call == 0:
+            self._check_parameters_unchanged()
             args = tuple(self._call_argument(a) for a in args)
             kwargs = {key: self._call_argument(value) for key, value in kwargs.items()}
             self.events.append(("call", len(self.forward), (obj, name, args, kwargs)))
@@ -244,8 +240,18 @@ class Recorder:
         return value
 
     def call_done(self) -> None:
-        """Called when that optimizer method returns."""
+        """Called when that optimizer method returns: parameters may have changed inside it."""
         self.inside_call -= 1
+        if self.inside_call == 0:
+            self.seen_parameters = {key: (t, t.data.copy()) for key, (t, _) in self.seen_parameters.items()}
+
+    def _check_parameters_unchanged(self) -> None:
+        """Refuse a step that changed a parameter outside the recorded calls: no replay would."""
+        for tensor, before in self.seen_parameters.values():
+            if tensor.data.shape != before.shape or not np.array_equal(tensor.data, before, equal_nan=True):
+                raise JitError("jit: the step changed a parameter outside an optimizer (e.g. "
+                               "p.data -= lr * p.grad), which a replay would not repeat; use an "
+                               "optimizer from optim.py, or a method decorated with seen_by_jit")
 
     def backward(self, root, grad, retain_graph=False) -> None:
         """Called by ``backward()`` before its walk: record the walk's order, node by node (and
