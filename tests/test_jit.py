@@ -264,6 +264,47 @@ def test_parameter_updates_outside_an_optimizer_are_refused():
         jit(step)(np.ones(1, np.float32))
 
 
+@pytest.mark.parametrize("loss", ["l1", "huber", "smooth_l1", "cross_entropy"])
+def test_losses_with_abs_or_logsumexp_compile_and_equal_eager(loss):
+    """|x| was x * sign(x) with sign(x) a constant of the data, and logsumexp shifted by the data's
+    max as a constant: a second trace saw other constants, so fit warned and ran eagerly. Now
+    |x| = maximum(x, -x) and the shift is max(x).detach(), both ops of the trace."""
+    rng = np.random.default_rng(1)
+    x = rng.random((48, 6), dtype=np.float32)
+    y = np.eye(6, dtype=np.float32)[rng.integers(0, 6, 48)] if loss == "cross_entropy" else x  # soft targets
+    runs = []
+    for use_jit in (True, False):
+        model = MLP([Dense(6, 4, seed=0), Dense(4, 6, activation="linear", seed=1)])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no "did different work" fallback to eager
+            history = model.fit(x, y, epochs=2, batch_size=16, loss=loss, verbose=False, seed=0, jit=use_jit)
+        runs.append((history["train_loss"], [p.data.copy() for p in model.parameters()]))
+    assert runs[0][0] == runs[1][0]
+    for a, b in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_logsumexp_compiles_with_a_new_shift_each_step():
+    def setup():
+        w = Tensor(np.linspace(-2, 2, 12, dtype=np.float32).reshape(3, 4), requires_grad=True)
+        opt = SGD([w], lr=0.1)
+
+        def step(x):
+            opt.zero_grad()
+            loss = (Tensor(x) * w).logsumexp(axis=1).sum()
+            loss.backward()
+            opt.step()
+            return loss
+        return w, step
+    (w_eager, eager), (w_compiled, plain) = setup(), setup()
+    compiled, rng = jit(plain), np.random.default_rng(0)
+    for _ in range(5):
+        x = rng.normal(0, 30, (3, 4)).astype(np.float32)   # a different max in every row, every step
+        assert eager(x).item() == compiled(x).item()
+    assert compiled.plans == 1
+    np.testing.assert_array_equal(w_eager.data, w_compiled.data)
+
+
 def test_parameter_updates_outside_an_optimizer_are_refused_beside_recorded_calls():
     """A step with recorded calls of its own (BatchNorm's running averages) that updates its
     weights by hand: the change outside the calls is still caught, not replayed as a no-op."""

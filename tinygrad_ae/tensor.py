@@ -481,14 +481,15 @@ class Tensor:
         return autograd.PowScalar.apply(self._float(), exponent=0.5)
 
     def abs(self):
-        """Elementwise |x|, composed as ``x * sign(x)`` (gradient 0 at 0, as in PyTorch).
+        """Elementwise |x|, composed as ``maximum(x, -x)``: the gradient is sign(x), and 0 at 0
+        (the tie splits it into +1/2 and -1/2), as in PyTorch.
 
         Example:
             >>> from tinygrad_ae import Tensor
             >>> Tensor([-2.0, 3.0]).abs().data
             array([2., 3.], dtype=float32)
         """
-        return autograd.Mul.apply(self, self._constant(np.sign(self.data), "sign"))
+        return self.maximum(self.neg())
 
     def relu(self):
         """max(x, 0) elementwise; the gradient is 0 at x == 0, as in PyTorch.
@@ -768,9 +769,9 @@ class Tensor:
             0.693359375
         """
         axis = _axis_arg(axis)
-        top = np.max(self.data, axis=axis, keepdims=True)  # a constant: the result is shift-invariant
-        out = (self - self._constant(top, "max")).exp().sum(axis=axis, keepdims=True).log() + self._constant(top, "max")
-        return out if keepdims else out.reshape(np.sum(top, axis=axis).shape)
+        top = autograd.Max.apply(self.detach(), axis=axis, keepdims=True)  # ops (jit recomputes it), no gradient
+        out = (self - top).exp().sum(axis=axis, keepdims=True).log() + top
+        return out if keepdims else out.reshape(np.sum(top.data, axis=axis).shape)
 
     def norm(self, ord=2, axis=None, keepdims=False):
         """The vector p-norm ``sum(|x|^p)^(1/p)`` over ``axis`` (None: all elements, as one vector;
