@@ -6,7 +6,7 @@ An op is a subclass of :class:`Function` with ``forward`` (numpy arrays in, an a
 derivative in its docstring and in ``rule``. ``Function.apply`` runs ``forward`` and, when an
 input wants a gradient, links the new tensor to the op. :func:`backward` then walks those links
 from the loss back to the leaves, once, in reverse topological order, summing where a value was
-used twice. These twenty-six primitives are the only derivatives written by hand; everything else
+used twice. These twenty-seven primitives are the only derivatives written by hand; everything else
 (``-x``, ``/``, ``mean``, ``softmax``, the layers and losses) is composed of them in ``tensor.py``.
 
 Read ``tensor.py`` first (what a tensor is), then this file; next comes ``gradcheck.py``.
@@ -488,6 +488,31 @@ class Maximum(Function):
 
 
 # ----------------------------------------------------------------- elementwise, one input
+
+
+class Abs(Function):
+    """|a|. d/da = sign(a): -1, 0 at 0 (as in PyTorch), 1; NaN stays NaN.
+
+    A primitive, not ``a * sign(a)``: sign(a) would be a constant taken from the data, which a
+    compiled step (jit.py) cannot replay; nor ``maximum(a, -a)``, which gives -0.0 at 0 and a
+    gradient of -1 at NaN.
+
+    Example:
+        >>> from tinygrad_ae import Tensor
+        >>> a = Tensor([-2.0, 0.0, 3.0], requires_grad=True)
+        >>> Abs.apply(a).sum().backward()
+        >>> a.grad
+        array([-1.,  0.,  1.], dtype=float32)
+    """
+
+    rule = "d/da = sign(a)"
+
+    def forward(self, a):
+        self.saved = a
+        return np.abs(a)
+
+    def backward(self, grad):
+        return (grad * np.sign(self.saved),)
 
 
 class Exp(Function):

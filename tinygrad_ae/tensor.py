@@ -481,15 +481,14 @@ class Tensor:
         return autograd.PowScalar.apply(self._float(), exponent=0.5)
 
     def abs(self):
-        """Elementwise |x|, composed as ``maximum(x, -x)``: the gradient is sign(x), and 0 at 0
-        (the tie splits it into +1/2 and -1/2), as in PyTorch.
+        """Elementwise |x|; the gradient is sign(x), 0 at 0 as in PyTorch (the ``Abs`` primitive).
 
         Example:
             >>> from tinygrad_ae import Tensor
             >>> Tensor([-2.0, 3.0]).abs().data
             array([2., 3.], dtype=float32)
         """
-        return self.maximum(self.neg())
+        return autograd.Abs.apply(self)
 
     def relu(self):
         """max(x, 0) elementwise; the gradient is 0 at x == 0, as in PyTorch.
