@@ -322,6 +322,23 @@ def test_parameter_updates_outside_an_optimizer_are_refused_beside_recorded_call
         jit(step)(np.random.default_rng(0).random((5, 3), dtype=np.float32))
 
 
+def test_a_parameter_changed_before_its_first_use_is_refused_too():
+    """Weight decay by hand between zero_grad and the forward pass: the optimizer's parameters
+    are watched from its first recorded call, so the change is seen, not replayed as a no-op."""
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    opt = SGD([w], lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        w.data *= 0.9  # a replay would not do this
+        loss = (Tensor(x) * w).sum()
+        loss.backward()
+        opt.step()
+        return loss
+    with pytest.raises(JitError, match="outside an optimizer"):
+        jit(step)(np.ones(2, np.float32))
+
+
 def test_a_step_must_return_tensors():
     with pytest.raises(JitError, match="returned float"):
         jit(lambda x: (Tensor(x) * 2).sum().item())(np.ones(2, np.float32))
@@ -379,6 +396,22 @@ def test_batchnorm_running_averages_keep_learning_in_replays(generated):
         assert not np.allclose(b.running_var, 1.0)   # they did move from their start
     x = np.random.default_rng(1).random((4, 18), dtype=np.float32)
     np.testing.assert_array_equal(eager_model.predict(x), compiled_model.predict(x))  # eval mode reads them
+
+
+@pytest.mark.parametrize("use_jit", [True, False], ids=["compiled", "eager"])
+def test_a_nan_batch_does_not_spoil_batchnorms_running_averages(use_jit):
+    """fit(on_nonfinite="skip") leaves a NaN batch's step out; its batch statistics must not
+    reach the running averages either, or every later prediction would be NaN."""
+    from tinygrad_ae import BatchNorm
+    x = np.random.default_rng(0).random((64, 3), dtype=np.float32)
+    x[5, 1] = np.nan
+    model = MLP([Dense(3, 4, seed=0), BatchNorm(4), Dense(4, 3, seed=1)])
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        history = model.fit(x, x.copy(), epochs=2, batch_size=8, verbose=False, seed=0, on_nonfinite="skip", jit=use_jit)
+    assert len(history["skipped_steps"]) == 2                      # the NaN batch, once per epoch
+    assert np.isfinite(model.layers[1].running_mean).all() and np.isfinite(model.layers[1].running_var).all()
+    assert np.isfinite(model.predict(x[6:8])).all()
 
 
 def test_fit_with_and_without_jit_gives_the_same_batchnorm_averages():

@@ -229,6 +229,9 @@ class Recorder:
         is recorded as that op's number, so that each replay passes the new step's array."""
         if self.inside_call == 0:
             self._check_parameters_unchanged()
+            for tensor in getattr(obj, "params", None) or ():  # an optimizer's: watched from here on
+                if isinstance(tensor, Tensor):
+                    self.seen_parameters.setdefault(id(tensor), (tensor, tensor.data.copy()))
             args = tuple(self._call_argument(a) for a in args)
             kwargs = {key: self._call_argument(value) for key, value in kwargs.items()}
             self.events.append(("call", len(self.forward), (obj, name, args, kwargs)))

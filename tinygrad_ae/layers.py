@@ -795,7 +795,9 @@ class BatchNorm(_ScaleAndShift):
         """``running = (1 - momentum) running + momentum batch`` for the batch's ``mean`` and
         ``var`` (tensors or arrays, one number per feature) over ``count`` numbers per feature;
         the variance made unbiased, ``var * count / (count - 1)``, as in PyTorch. A compiled step
-        (``jit``) calls this again at every replay, with that step's mean and variance.
+        (``jit``) calls this again at every replay, with that step's mean and variance. A batch
+        whose statistics are not finite (a NaN in the data: ``fit`` skips or stops at that step)
+        leaves the averages as they were, so that it cannot spoil every later prediction.
 
         Example:
             >>> bn = BatchNorm(1, momentum=0.5)
@@ -804,6 +806,8 @@ class BatchNorm(_ScaleAndShift):
             (array([2.], dtype=float32), array([1.5], dtype=float32))
         """
         mean, var = [(t.data if isinstance(t, Tensor) else np.asarray(t)).reshape(-1) for t in (mean, var)]
+        if not (np.isfinite(mean).all() and np.isfinite(var).all()):
+            return
         unbiased = var * (count / max(count - 1, 1))
         self.running_mean = ((1 - self.momentum) * self.running_mean + self.momentum * mean).astype(np.float32)
         self.running_var = ((1 - self.momentum) * self.running_var + self.momentum * unbiased).astype(np.float32)
