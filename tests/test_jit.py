@@ -339,6 +339,34 @@ def test_a_parameter_changed_before_its_first_use_is_refused_too():
         jit(step)(np.ones(2, np.float32))
 
 
+@pytest.mark.parametrize("generated", [True, False], ids=["generated code", "plain replay"])
+def test_gradient_clipping_is_made_again_in_every_replay(generated):
+    """clip_grad_norm scales the gradients outside the ops; replays once skipped it silently."""
+    from tinygrad_ae import clip_grad_norm
+
+    def setup():
+        model = MLP([Dense(6, 4, seed=0), Dense(4, 6, activation="sigmoid", seed=1)])
+        opt = SGD(model.parameters(), lr=0.5)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = mse(model(Tensor(x)), Tensor(y))
+            loss.backward()
+            clip_grad_norm(model.parameters(), max_norm=0.01)   # far below the gradients' norm
+            opt.step()
+            return loss
+        return model, step
+    (eager_model, eager), (compiled_model, plain) = setup(), setup()
+    with generating_code(generated):
+        step, rng = jit(plain), np.random.default_rng(0)
+        for _ in range(5):
+            x = rng.random((8, 6), dtype=np.float32)
+            assert eager(x, x).item() == step(x, x).item()
+    assert step.plans == 1
+    for a, b in zip(eager_model.parameters(), compiled_model.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
 def test_a_step_must_return_tensors():
     with pytest.raises(JitError, match="returned float"):
         jit(lambda x: (Tensor(x) * 2).sum().item())(np.ones(2, np.float32))

@@ -361,13 +361,25 @@ def clip_grad_norm(params, max_norm: float) -> float:
     """
     if not max_norm > 0:
         raise ValueError(f"clip_grad_norm: max_norm must be > 0, got {max_norm!r}")
-    grads = [p.grad for p in params if p.grad is not None]
-    total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
-    scale = max_norm / (total + 1e-6)  # the 1e-6 as in PyTorch: no division by a zero norm
-    if scale < 1:
-        for g in grads:
-            g *= scale
-    return total
+    return _GRADIENT_CLIPPING.clip(list(params), max_norm)
+
+
+class _GradientClipping:
+    """clip_grad_norm's work as a method that a compiled step (jit.py) records and makes again
+    at every replay: it changes the gradients outside the ops, which a replay would otherwise skip."""
+
+    @seen_by_jit
+    def clip(self, params, max_norm):
+        grads = [p.grad for p in params if p.grad is not None]
+        total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+        scale = max_norm / (total + 1e-6)  # the 1e-6 as in PyTorch: no division by a zero norm
+        if scale < 1:
+            for g in grads:
+                g *= scale
+        return total
+
+
+_GRADIENT_CLIPPING = _GradientClipping()
 
 
 def step_decay(lr: float, step_size: int, gamma: float = 0.1):
