@@ -18,13 +18,17 @@ a compiler (XLA) turns into fused machine code; both, like this one, re-trace fo
 shapes.
 
 State changed outside the ops is replayed only through methods decorated with
-``autograd.seen_by_jit`` (the optimizers' ``zero_grad`` and ``step``, BatchNorm's running
-averages): each replay calls them again, passing any op output they got as that step's array.
+``autograd.seen_by_jit`` (the optimizers' ``zero_grad`` and ``step``, ``clip_grad_norm``,
+BatchNorm's running averages): each replay calls them again, passing any op output they got
+as that step's array.
 
 What does not compile: other Python work in the step
 (printing, counters, ``loss.item()``) runs only while tracing; control flow that depends on
 tensor values is replayed as traced (a different path on the second call is an error, one
 that changes later cannot be seen); tensors that require grad must exist before the step.
+Values read as constants are those of the trace: a layer's train/eval mode, and BatchNorm's
+running averages in eval mode. Compile one step per mode, and call ``step.reset()`` when such
+values change (``fit`` compiles only its training step, in training mode).
 
 ``fit`` (in ``training.py``) compiles its step with this by default. Read next: ``dataset.py``.
 
