@@ -242,8 +242,8 @@ class Recorder:
         self.inside_call += 1
 
     def _call_argument(self, value):
-        if isinstance(value, Tensor) and id(value) in self.produced:
-            return OpOutput(self.produced[id(value)])
+        if isinstance(value, Tensor) and (ref := self.ref(value))[0] == OUTPUT:  # (ref: also a detached output)
+            return OpOutput(ref[1])
         return value
 
     def call_done(self) -> None:

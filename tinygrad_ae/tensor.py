@@ -666,11 +666,14 @@ class Tensor:
         return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
 
     def _shift_by_max(self, axis):
-        # The max is a constant here (detached): softmax is shift-invariant, so its gradient is
-        # zero. Computed with ops all the same, so that a compiled step (jit.py) recomputes it.
-        shift = -autograd.Max.apply(self.detach(), axis=axis, keepdims=True)
+        shift = -self._max_without_gradient(axis)
         shift.name = "-max"
         return autograd.Add.apply(self, shift)
+
+    def _max_without_gradient(self, axis):
+        # softmax and logsumexp are shift-invariant, so the max they shift by gets no gradient
+        # (detached); it is computed with an op all the same, so that jit.py recomputes it.
+        return autograd.Max.apply(self.detach(), axis=axis, keepdims=True)
 
     # ------------------------------------------------------------------ reductions
 
@@ -768,7 +771,7 @@ class Tensor:
             0.693359375
         """
         axis = _axis_arg(axis)
-        top = autograd.Max.apply(self.detach(), axis=axis, keepdims=True)  # ops (jit recomputes it), no gradient
+        top = self._max_without_gradient(axis)
         out = (self - top).exp().sum(axis=axis, keepdims=True).log() + top
         return out if keepdims else out.reshape(np.sum(top.data, axis=axis).shape)
 
