@@ -11,7 +11,11 @@ the wide model first.
 
 "Blind": each training image gets Gaussian noise of its own std, drawn uniformly from
 [0, 0.5], so one model serves every noise level. Targets are the clean images, the loss is
-MSE, the optimizer FusedAdam with a cosine learning-rate decay. After every epoch the model
+MSE, the optimizer FusedAdam with a cosine learning-rate decay. The shipped conv model's
+recipe adds two things to the loss (``--clip-loss --noise-weight 0.3``, see ``weighted_step``):
+it scores the prediction clipped to [0, 1], as ``predict`` gives it, and weighs each image's
+squared error by 1/(std + 0.3), so that the lightly corrupted images, whose errors are small,
+are not drowned out by the heavily corrupted ones. After every epoch the model
 is saved (a crash loses one epoch at most); at the end the script scores it on the 10,000
 test images at each noise level (Gaussian std 0.1/0.2/0.3/0.5; salt-and-pepper and masking: 10 % and
 30 % of the pixels; tinygrad_ae.metrics.denoising_scores) and writes
@@ -28,10 +32,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from tinygrad_ae import (MLP, ClipWhenPredicting, Conv2D, Dataset, Dense, DepthToSpace, Flatten, FusedAdam, History,
-                         Refinement, Reshape, Residual, Sequential, SpaceToDepth, load_model)
+                         Refinement, Reshape, Residual, Sequential, SpaceToDepth, Tensor, jit, load_model)
 from tinygrad_ae._support.files import atomic_write_bytes
-from tinygrad_ae.dataset import NOISE_KINDS
+from tinygrad_ae._support.memory import keep_freed_memory
+from tinygrad_ae._support.threads import limit_blas_threads
+from tinygrad_ae.dataset import NOISE_KINDS, add_noise
 from tinygrad_ae.metrics import TEST_STDS, denoising_scores
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,6 +95,67 @@ def build(arch: str, seed: int, estimate_from=None):
     return Sequential([Reshape(1, 28, 28), body, Flatten(), ClipWhenPredicting(0, 1)], input_shape=(784,))
 
 
+def noise_weights(std, offset: float):
+    """Each image's loss weight 1 / (std + offset), divided by its mean over TRAIN_NOISE's
+    uniform stds, so that the weights average 1 and the learning rate keeps its meaning.
+
+    Example:
+        >>> noise_weights(np.array([[0.0], [0.5]], np.float32), 0.3).round(3).ravel()
+        array([1.699, 0.637], dtype=float32)
+    """
+    low, high = TRAIN_NOISE
+    mean = math.log((high + offset) / (low + offset)) / (high - low)  # of 1 / (s + offset), s ~ U(low, high)
+    return (1 / (std + offset) / mean).astype(np.float32)
+
+
+def weighted_step(model, optimizer, clip: bool):
+    """``train_step`` with a weight per image, compiled: mean(weight * (prediction - clean)^2),
+    the prediction clipped to [0, 1] first if ``clip`` (the output ``predict`` gives, so that
+    training does not spend effort on errors the clip removes anyway)."""
+    def step(noisy, clean, weight):
+        optimizer.zero_grad()
+        prediction = model(Tensor(noisy))
+        if clip:
+            prediction = prediction.clip(0.0, 1.0)
+        loss = (((prediction - Tensor(clean)) ** 2) * Tensor(weight)).mean()
+        loss.backward()
+        optimizer.step()
+        return loss
+    return jit(step)
+
+
+def weighted_epoch(model, optimizer, step, dataset, rng, args, validation) -> dict:
+    """One epoch of ``weighted_step``: fit's loop written out, because the weights need each
+    image's noise std, which ``fit`` draws inside the Dataset and never shows to the loss.
+    A NaN or infinite loss stops the run before the epoch's checkpoint is written; Ctrl-C
+    stops it too (the last epoch's checkpoint is kept; ``--resume`` goes on from it)."""
+    started, total = time.perf_counter(), 0.0
+    model.train()
+    with limit_blas_threads(args.blas_threads), keep_freed_memory():
+        for (clean, _), _ in dataset.batches(autoencoder=True, test_batches=False):  # shuffled clean images
+            std = rng.uniform(*TRAIN_NOISE, size=(len(clean), 1)).astype(np.float32)
+            noisy = np.clip(clean + std * rng.standard_normal(clean.shape, dtype=np.float32), 0, 1)  # add_noise's formula
+            weight = noise_weights(std, args.noise_weight) if args.noise_weight is not None else np.ones_like(std)
+            loss = step(noisy, clean, weight).item()
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"the training loss became {loss}; the last epoch's checkpoint is kept. "
+                                         "Try a smaller --lr.")
+            total += loss * len(clean)
+        test = model.evaluate(*validation)
+    return dict(train_loss=[total / args.train_size], test_loss=[test], seconds=[time.perf_counter() - started],
+                lr=[optimizer.lr])
+
+
+def loss_description(args) -> str:
+    """The training loss in words, for the model's record."""
+    if not (args.clip_loss or args.noise_weight is not None):
+        return "mse"
+    prediction = "the prediction clipped to [0, 1]" if args.clip_loss else "the prediction"
+    weight = (f", each image's weighted by 1/(std + {args.noise_weight}) / its mean over the stds"
+              if args.noise_weight is not None else "")
+    return f"mean squared error of {prediction}{weight}"
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", choices=sorted(NAMES), default="conv")
@@ -102,6 +171,10 @@ def parse_args(argv):
                         help="--arch conv: the trained wide MLP its estimate starts from ('none': random weights)")
     parser.add_argument("--resume", type=Path, default=None,
                         help="go on from a saved checkpoint (the Adam moments start afresh); --epochs 0 only scores it")
+    parser.add_argument("--clip-loss", action="store_true",
+                        help="score the training loss on the prediction clipped to [0, 1], as predict gives it")
+    parser.add_argument("--noise-weight", type=float, default=None, metavar="OFFSET",
+                        help="weigh each image's squared error by 1/(std + OFFSET), std its noise level (mean weight 1)")
     parser.add_argument("--note", default=None, help="a sentence for the record (e.g. why a run stopped early)")
     parser.add_argument("--out", type=Path, default=None, help="model path without suffix (default models/<name>)")
     return parser.parse_args(argv)
@@ -118,11 +191,23 @@ def main(argv=None) -> dict:
     print(model.summary())
 
     history = History(model.metadata.get("history", dict(train_loss=[], test_loss=[], seconds=[], lr=[])))
+    weighted = args.clip_loss or args.noise_weight is not None
+    if weighted:  # fit's test loss: the test images with noise drawn as in training, from a fixed seed
+        step, rng = weighted_step(model, optimizer, args.clip_loss), np.random.default_rng(args.seed)
+        x_test = dataset.test[0]
+        validation = (add_noise(x_test, TRAIN_NOISE, np.random.default_rng(0)), x_test)
     started = time.perf_counter()
     for epoch in range(args.epochs):
         optimizer.lr = args.lr * 0.5 * (1 + math.cos(math.pi * epoch / args.epochs))  # cosine decay
-        one = model.fit(dataset, epochs=1, optimizer=optimizer, autoencoder=True, noise=TRAIN_NOISE, verbose=False,
-                        blas_threads=args.blas_threads)
+        if weighted:
+            try:
+                one = History(weighted_epoch(model, optimizer, step, dataset, rng, args, validation))
+            except KeyboardInterrupt:
+                sys.exit(f"stopped by Ctrl-C in epoch {epoch + 1}; the checkpoint {out}.npz holds the last "
+                         "finished epoch (go on with --resume)")
+        else:
+            one = model.fit(dataset, epochs=1, optimizer=optimizer, autoencoder=True, noise=TRAIN_NOISE,
+                            verbose=False, blas_threads=args.blas_threads)
         for key in history:
             history[key] += one[key]
         print(f"epoch {epoch + 1}/{args.epochs}  train {one['train_loss'][0]:.5f}  test {one['test_loss'][0]:.5f}"
@@ -140,7 +225,7 @@ def main(argv=None) -> dict:
         "training": {
             "command": " ".join(["python examples/train_denoisers.py", *(argv if argv is not None else sys.argv[1:])]),
             "data": f"MNIST train, {args.train_size} images, Gaussian noise std uniform in {list(TRAIN_NOISE)} per image, clipped",
-            "loss": "mse", "optimizer": "FusedAdam", "lr": args.lr, "lr_schedule": "cosine decay over the epochs",
+            "loss": loss_description(args), "optimizer": "FusedAdam", "lr": args.lr, "lr_schedule": "cosine decay over the epochs",
             "batch_size": args.batch_size, "epochs": history.epochs, "seed": args.seed, "wall_seconds": round(wall, 1),
             "blas_threads": args.blas_threads,
             "resumed_from": str(args.resume) if args.resume else None, "note": args.note,

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_ae import MLP, Dataset, Dense, Tensor, load_model
+from tinygrad_ae import MLP, Dataset, Dense, FusedAdam, Tensor, load_model
 from tinygrad_ae.metrics import PCA, encode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,20 +121,61 @@ def test_pca_2d_keeps_the_two_directions_of_largest_variance():
 
 
 @real_data
-@pytest.mark.parametrize("arch", ["wide", "conv", "dncnn", "conv-s2d"])
-def test_train_denoisers_writes_the_model_its_record_and_loss_curve(arch, tmp_path, capsys):
+@pytest.mark.parametrize("arch, recipe", [("wide", []), ("conv", ["--clip-loss", "--noise-weight", "0.3"]),
+                                          ("conv", []), ("dncnn", []), ("conv-s2d", [])])
+def test_train_denoisers_writes_the_model_its_record_and_loss_curve(arch, recipe, tmp_path, capsys):
     out = tmp_path / arch
-    record = example("train_denoisers").main(["--arch", arch, "--epochs", "1", "--train-size", "256",
-                                              "--test-size", "50", "--out", str(out)])
+    record = example("train_denoisers").main(["--arch", arch, "--epochs", "2", "--train-size", "256",
+                                              "--test-size", "50", "--out", str(out), *recipe])
     loaded = load_model(str(out) + ".npz")
     assert loaded.metadata["test_psnr"] == record["test_psnr"] == json.loads(out.with_suffix(".json").read_text())["test_psnr"]
     assert set(record["test_psnr"]) == {"gaussian", "salt_pepper", "masking"}
     assert list(record["test_psnr"]["gaussian"]) == ["0.1", "0.2", "0.3", "0.5"]
-    assert record["training"]["epochs"] == 1 and record["parameters"] == loaded.num_parameters
+    assert record["training"]["epochs"] == 2 and record["parameters"] == loaded.num_parameters
+    losses = record["history"]["train_loss"] + record["history"]["test_loss"]
+    assert len(losses) == 4 and all(np.isfinite(losses))
+    assert record["history"]["lr"] == [1e-3, 5e-4]  # cosine decay over the two epochs
+    assert ("clipped to [0, 1], each image's weighted by 1/(std + 0.3)" in record["training"]["loss"]) == bool(recipe)
     assert_png(Path(str(out) + "_loss.png"))
     assert loaded.predict(np.zeros(784, np.float32)).shape == (784,)
     if arch == "conv":
         assert record["training"]["estimate_started_from"].endswith("mnist_denoising_wide.npz")
+
+
+def test_noise_weights_average_one_over_the_training_stds_and_favour_light_noise():
+    noise_weights = example("train_denoisers").noise_weights
+    stds = np.linspace(0, 0.5, 100_001, dtype=np.float32)[:, None]  # TRAIN_NOISE's uniform range
+    weights = noise_weights(stds, 0.3)
+    assert weights.shape == stds.shape and weights.dtype == np.float32
+    assert abs(weights.mean() - 1) < 1e-4 and np.all(np.diff(weights[:, 0]) < 0)
+    np.testing.assert_allclose(weights[-1] / weights[0], 0.3 / 0.8, rtol=1e-6)
+
+
+def test_weighted_step_is_the_weighted_mse_of_the_clipped_prediction_and_compiles():
+    """The shipped conv recipe's loss, mean(weight * (clip(prediction, 0, 1) - clean)^2): the same
+    number as written out in numpy, and the compiled replays train exactly as eager steps do."""
+    module = example("train_denoisers")
+    rng = np.random.default_rng(0)
+    x, clean = rng.random((4, 6), dtype=np.float32), rng.random((4, 6), dtype=np.float32)
+    weight = module.noise_weights(rng.uniform(0, 0.5, (4, 1)).astype(np.float32), 0.3)
+    runs = []
+    for compiled in (False, True):
+        model = MLP([Dense(6, 6, activation="linear", seed=0)])
+        model.layers[0].W.data *= 3  # outputs outside [0, 1], so that the clip matters
+        optimizer = FusedAdam(model.parameters(), lr=1e-2)
+        step = module.weighted_step(model, optimizer, clip=True)
+        if not compiled:
+            step = step.step_fn  # the plain eager function
+        prediction = model.predict(x)
+        assert (prediction < 0).any() or (prediction > 1).any()
+        expected = np.mean(weight * (np.clip(prediction, 0, 1) - clean) ** 2)
+        np.testing.assert_allclose(step(x, clean, weight).item(), expected, rtol=1e-6)
+        losses = [step(x, clean, weight).item() for _ in range(5)]
+        assert losses[-1] < losses[0]
+        runs.append((losses, [p.data.copy() for p in model.parameters()]))
+    assert runs[0][0] == runs[1][0]
+    for eager, replayed in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_array_equal(eager, replayed)
 
 
 def test_the_conv_denoiser_starts_as_the_wide_mlp_it_refines():
