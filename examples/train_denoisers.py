@@ -238,7 +238,8 @@ def main(argv=None) -> dict:
     }
     path = model.save(out, metadata=record)
     atomic_write_bytes(Path(out).with_suffix(".json"), (json.dumps(record, indent=2) + "\n").encode())
-    history.plot(Path(str(out) + "_loss.png"), title=f"Blind {args.arch} denoiser: MSE per epoch")
+    what = "weighted training loss and test MSE" if weighted else "MSE"
+    history.plot(Path(str(out) + "_loss.png"), title=f"Blind {args.arch} denoiser: {what} per epoch")
     print(json.dumps(record["test_psnr"], indent=2))
     print(f"wrote {path}, {Path(out).with_suffix('.json')} and {out}_loss.png after {wall:.0f} s of training")
     return record
