@@ -91,7 +91,7 @@ def build(arch: str, seed: int, estimate_from=None):
         body = Residual(layers)
     else:
         raise ValueError(f"unknown arch {arch!r}; known: {sorted(NAMES)}")
-    # Predictions are clipped to the pixel range [0, 1]; training sees the raw output.
+    # Predictions are clipped to the pixel range [0, 1]; training sees the raw output (unless --clip-loss).
     return Sequential([Reshape(1, 28, 28), body, Flatten(), ClipWhenPredicting(0, 1)], input_shape=(784,))
 
 
@@ -127,8 +127,8 @@ def weighted_step(model, optimizer, clip: bool):
 def weighted_epoch(model, optimizer, step, dataset, rng, args, validation) -> dict:
     """One epoch of ``weighted_step``: fit's loop written out, because the weights need each
     image's noise std, which ``fit`` draws inside the Dataset and never shows to the loss.
-    A NaN or infinite loss stops the run before the epoch's checkpoint is written; Ctrl-C
-    stops it too (the last epoch's checkpoint is kept; ``--resume`` goes on from it)."""
+    A NaN or infinite loss, test loss or weight stops the run before the epoch's checkpoint is
+    written, so the last good checkpoint is kept; Ctrl-C stops it too."""
     started, total = time.perf_counter(), 0.0
     model.train()
     with limit_blas_threads(args.blas_threads), keep_freed_memory():
@@ -142,6 +142,9 @@ def weighted_epoch(model, optimizer, step, dataset, rng, args, validation) -> di
                                          "Try a smaller --lr.")
             total += loss * len(clean)
         test = model.evaluate(*validation)
+    if not (math.isfinite(test) and all(np.isfinite(p.data).all() for p in model.parameters())):
+        raise FloatingPointError(f"a step made the weights NaN or infinite (test loss {test}); the last epoch's "
+                                 "checkpoint is kept. Try a smaller --lr.")
     return dict(train_loss=[total / args.train_size], test_loss=[test], seconds=[time.perf_counter() - started],
                 lr=[optimizer.lr])
 
@@ -151,9 +154,18 @@ def loss_description(args) -> str:
     if not (args.clip_loss or args.noise_weight is not None):
         return "mse"
     prediction = "the prediction clipped to [0, 1]" if args.clip_loss else "the prediction"
-    weight = (f", each image's weighted by 1/(std + {args.noise_weight}) / its mean over the stds"
+    weight = (f", each image's squared error weighted by 1/(std + {args.noise_weight}) divided by its mean "
+              f"over std ~ U{list(TRAIN_NOISE)}"
               if args.noise_weight is not None else "")
     return f"mean squared error of {prediction}{weight}"
+
+
+def positive_number(text: str) -> float:
+    """argparse's type for --noise-weight: a finite number > 0 (1/(std + 0) would divide by zero at std 0)."""
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"needs a number > 0 (0.3 is the shipped recipe's), got {text}")
+    return value
 
 
 def parse_args(argv):
@@ -170,10 +182,11 @@ def parse_args(argv):
     parser.add_argument("--estimate-from", default=str(ROOT / "models" / "mnist_denoising_wide.npz"),
                         help="--arch conv: the trained wide MLP its estimate starts from ('none': random weights)")
     parser.add_argument("--resume", type=Path, default=None,
-                        help="go on from a saved checkpoint (the Adam moments start afresh); --epochs 0 only scores it")
+                        help="go on from a saved checkpoint (the Adam moments start afresh; give a new --seed for new "
+                             "shuffling and noise); --epochs 0 only scores it")
     parser.add_argument("--clip-loss", action="store_true",
                         help="score the training loss on the prediction clipped to [0, 1], as predict gives it")
-    parser.add_argument("--noise-weight", type=float, default=None, metavar="OFFSET",
+    parser.add_argument("--noise-weight", type=positive_number, default=None, metavar="OFFSET",
                         help="weigh each image's squared error by 1/(std + OFFSET), std its noise level (mean weight 1)")
     parser.add_argument("--note", default=None, help="a sentence for the record (e.g. why a run stopped early)")
     parser.add_argument("--out", type=Path, default=None, help="model path without suffix (default models/<name>)")
@@ -203,11 +216,14 @@ def main(argv=None) -> dict:
             try:
                 one = History(weighted_epoch(model, optimizer, step, dataset, rng, args, validation))
             except KeyboardInterrupt:
-                sys.exit(f"stopped by Ctrl-C in epoch {epoch + 1}; the checkpoint {out}.npz holds the last "
-                         "finished epoch (go on with --resume)")
+                sys.exit(f"stopped by Ctrl-C in epoch {epoch + 1}; " + (
+                    f"the checkpoint {out}.npz holds epoch {epoch} (go on with --resume and a new --seed)" if epoch
+                    else "no epoch had finished, so nothing was saved"))
         else:
             one = model.fit(dataset, epochs=1, optimizer=optimizer, autoencoder=True, noise=TRAIN_NOISE,
                             verbose=False, blas_threads=args.blas_threads)
+            if not one["train_loss"]:  # fit stopped within the epoch (Ctrl-C, or NaN; it warned): score what we have
+                break
         for key in history:
             history[key] += one[key]
         print(f"epoch {epoch + 1}/{args.epochs}  train {one['train_loss'][0]:.5f}  test {one['test_loss'][0]:.5f}"
@@ -238,7 +254,7 @@ def main(argv=None) -> dict:
     }
     path = model.save(out, metadata=record)
     atomic_write_bytes(Path(out).with_suffix(".json"), (json.dumps(record, indent=2) + "\n").encode())
-    what = "weighted training loss and test MSE" if weighted else "MSE"
+    what = "weighted training loss and test MSE" if args.noise_weight is not None else "MSE"
     history.plot(Path(str(out) + "_loss.png"), title=f"Blind {args.arch} denoiser: {what} per epoch")
     print(json.dumps(record["test_psnr"], indent=2))
     print(f"wrote {path}, {Path(out).with_suffix('.json')} and {out}_loss.png after {wall:.0f} s of training")

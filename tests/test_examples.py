@@ -135,7 +135,8 @@ def test_train_denoisers_writes_the_model_its_record_and_loss_curve(arch, recipe
     losses = record["history"]["train_loss"] + record["history"]["test_loss"]
     assert len(losses) == 4 and all(np.isfinite(losses))
     assert record["history"]["lr"] == [1e-3, 5e-4]  # cosine decay over the two epochs
-    assert ("clipped to [0, 1], each image's weighted by 1/(std + 0.3)" in record["training"]["loss"]) == bool(recipe)
+    assert ("clipped to [0, 1], each image's squared error weighted by 1/(std + 0.3)" in record["training"]["loss"]) \
+        == bool(recipe)
     assert_png(Path(str(out) + "_loss.png"))
     assert loaded.predict(np.zeros(784, np.float32)).shape == (784,)
     if arch == "conv":
@@ -153,11 +154,12 @@ def test_noise_weights_average_one_over_the_training_stds_and_favour_light_noise
 
 def test_weighted_step_is_the_weighted_mse_of_the_clipped_prediction_and_compiles():
     """The shipped conv recipe's loss, mean(weight * (clip(prediction, 0, 1) - clean)^2): the same
-    number as written out in numpy, and the compiled replays train exactly as eager steps do."""
+    number as written out in numpy, and compiled steps, given new inputs at every call, train
+    exactly as eager steps do."""
     module = example("train_denoisers")
     rng = np.random.default_rng(0)
-    x, clean = rng.random((4, 6), dtype=np.float32), rng.random((4, 6), dtype=np.float32)
-    weight = module.noise_weights(rng.uniform(0, 0.5, (4, 1)).astype(np.float32), 0.3)
+    batches = [(rng.random((4, 6), dtype=np.float32), rng.random((4, 6), dtype=np.float32),
+                module.noise_weights(rng.uniform(0, 0.5, (4, 1)).astype(np.float32), 0.3)) for _ in range(6)]
     runs = []
     for compiled in (False, True):
         model = MLP([Dense(6, 6, activation="linear", seed=0)])
@@ -166,16 +168,26 @@ def test_weighted_step_is_the_weighted_mse_of_the_clipped_prediction_and_compile
         step = module.weighted_step(model, optimizer, clip=True)
         if not compiled:
             step = step.step_fn  # the plain eager function
-        prediction = model.predict(x)
-        assert (prediction < 0).any() or (prediction > 1).any()
-        expected = np.mean(weight * (np.clip(prediction, 0, 1) - clean) ** 2)
-        np.testing.assert_allclose(step(x, clean, weight).item(), expected, rtol=1e-6)
-        losses = [step(x, clean, weight).item() for _ in range(5)]
-        assert losses[-1] < losses[0]
+        losses = []
+        for x, clean, weight in batches:
+            prediction = model.predict(x)
+            expected = np.mean(weight * (np.clip(prediction, 0, 1) - clean) ** 2)
+            losses.append(step(x, clean, weight).item())
+            np.testing.assert_allclose(losses[-1], expected, rtol=1e-6)
+        assert np.any(model.predict(batches[0][0]) < 0) or np.any(model.predict(batches[0][0]) > 1)
         runs.append((losses, [p.data.copy() for p in model.parameters()]))
     assert runs[0][0] == runs[1][0]
     for eager, replayed in zip(runs[0][1], runs[1][1]):
         np.testing.assert_array_equal(eager, replayed)
+
+
+def test_train_denoisers_refuses_a_noise_weight_offset_that_is_not_positive(capsys):
+    parse_args = example("train_denoisers").parse_args
+    assert parse_args(["--noise-weight", "0.3"]).noise_weight == 0.3
+    for bad in ("0", "-0.1", "nan"):
+        with pytest.raises(SystemExit):
+            parse_args(["--noise-weight", bad])
+        assert "needs a number > 0" in capsys.readouterr().err
 
 
 def test_the_conv_denoiser_starts_as_the_wide_mlp_it_refines():
