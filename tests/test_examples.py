@@ -181,6 +181,21 @@ def test_weighted_step_is_the_weighted_mse_of_the_clipped_prediction_and_compile
         np.testing.assert_array_equal(eager, replayed)
 
 
+@real_data
+def test_weighted_epoch_refuses_to_go_on_from_non_finite_weights_and_saves_nothing(tmp_path):
+    """A NaN weight must stop the epoch with an error before train_denoisers writes a checkpoint."""
+    module = example("train_denoisers")
+    args = module.parse_args(["--train-size", "64", "--test-size", "10", "--noise-weight", "0.3", "--clip-loss"])
+    dataset = Dataset(name="mnist", train_size=64, test_size=10, batch_size=32, seed=0)
+    model = module.build("wide", 0)
+    model.layers[0].W.data[0, 0] = np.nan
+    optimizer = FusedAdam(model.parameters(), lr=1e-3)
+    step = module.weighted_step(model, optimizer, clip=True)
+    x_test = dataset.test[0]
+    with pytest.raises(FloatingPointError, match="checkpoint is kept"):
+        module.weighted_epoch(model, optimizer, step, dataset, np.random.default_rng(0), args, (x_test, x_test))
+
+
 def test_train_denoisers_refuses_a_noise_weight_offset_that_is_not_positive(capsys):
     parse_args = example("train_denoisers").parse_args
     assert parse_args(["--noise-weight", "0.3"]).noise_weight == 0.3
