@@ -133,8 +133,8 @@ def weighted_epoch(model, optimizer, step, dataset, rng, args, validation) -> di
     model.train()
     with limit_blas_threads(args.blas_threads), keep_freed_memory():
         for (clean, _), _ in dataset.batches(autoencoder=True, test_batches=False):  # shuffled clean images
-            std = rng.uniform(*TRAIN_NOISE, size=(len(clean), 1)).astype(np.float32)
-            noisy = np.clip(clean + std * rng.standard_normal(clean.shape, dtype=np.float32), 0, 1)  # add_noise's formula
+            std = rng.uniform(*TRAIN_NOISE, size=(len(clean), 1)).astype(np.float32)  # as add_noise draws it
+            noisy = add_noise(clean, std, rng)
             weight = noise_weights(std, args.noise_weight) if args.noise_weight is not None else np.ones_like(std)
             loss = step(noisy, clean, weight).item()
             if not math.isfinite(loss):

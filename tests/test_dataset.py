@@ -539,6 +539,25 @@ def test_add_noise():
         dataset_module.add_noise(clean, -1)
 
 
+def test_add_noise_takes_one_level_per_image():
+    """Levels drawn by the caller give the very images a (low, high) range draws with them."""
+    clean = np.random.default_rng(1).random((8, 50), dtype=np.float32)
+    for kind in ("gaussian", "salt_pepper", "masking"):
+        drawn = dataset_module.add_noise(clean, (0.0, 0.5), np.random.default_rng(3), kind=kind)
+        rng = np.random.default_rng(3)
+        levels = rng.uniform(0.0, 0.5, (8, 1)).astype(np.float32)
+        given = dataset_module.add_noise(clean, levels, rng, kind=kind)
+        np.testing.assert_array_equal(given, drawn)
+        np.testing.assert_array_equal(dataset_module.add_noise(clean, levels[:, 0], np.random.default_rng(0), kind=kind),
+                                      dataset_module.add_noise(clean, levels, np.random.default_rng(0), kind=kind))
+    with pytest.raises(ValueError, match="one level per image: 8 here, got an array of shape \\(7,\\)"):
+        dataset_module.add_noise(clean, np.full(7, 0.1), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="finite numbers >= 0"):
+        dataset_module.add_noise(clean, np.full(8, -0.1), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="numbers in \\[0, 1\\]"):
+        dataset_module.add_noise(clean, np.full(8, 1.5), np.random.default_rng(0), kind="masking")
+
+
 @real_data
 def test_bad_noise_is_refused_before_the_first_step(small):
     for noise in (-0.1, float("nan"), "a lot"):

@@ -182,7 +182,7 @@ def test_weighted_step_is_the_weighted_mse_of_the_clipped_prediction_and_compile
 
 
 @real_data
-def test_weighted_epoch_refuses_to_go_on_from_non_finite_weights_and_saves_nothing(tmp_path):
+def test_weighted_epoch_refuses_to_go_on_from_non_finite_weights():
     """A NaN weight must stop the epoch with an error before train_denoisers writes a checkpoint."""
     module = example("train_denoisers")
     args = module.parse_args(["--train-size", "64", "--test-size", "10", "--noise-weight", "0.3", "--clip-loss"])

@@ -96,6 +96,20 @@ def _check_noise(noise, kind="gaussian"):
     return _check_level(noise, kind)
 
 
+def _checked_levels(levels, per_image, kind):
+    """An array of per-image noise levels as a float32 column of shape `per_image`, or a ValueError."""
+    if levels.size != int(np.prod(per_image)) or levels.shape[0] != (per_image[0] if per_image else 1):
+        raise ValueError(f"per-image noise levels need one level per image: {per_image[0] if per_image else 1} "
+                         f"here, got an array of shape {levels.shape}")
+    if kind == "gaussian" and not (np.isfinite(levels).all() and (levels >= 0).all()):
+        raise ValueError("per-image noise levels are standard deviations, finite numbers >= 0; "
+                         f"got values from {np.min(levels)} to {np.max(levels)}")
+    if kind != "gaussian" and not ((levels >= 0) & (levels <= 1)).all():
+        raise ValueError(f"per-image noise levels are the fraction of pixels that {kind} noise replaces, "
+                         f"numbers in [0, 1]; got values from {np.min(levels)} to {np.max(levels)}")
+    return levels.astype(np.float32).reshape(per_image)
+
+
 def add_noise(images, noise, rng=None, kind="gaussian"):
     """Corrupt `images` (values in [0, 1]) with noise of one `kind`; a new float32 array.
 
@@ -108,7 +122,9 @@ def add_noise(images, noise, rng=None, kind="gaussian"):
     ==================  ==================================================================
 
     `noise` may also be a pair ``(low, high)``: each image (each row of a batch) then gets
-    its own level, drawn uniformly from it, so one model learns every level ("blind").
+    its own level, drawn uniformly from it, so one model learns every level ("blind"); or an
+    array with one level per image (shape ``(n,)`` or ``(n, 1)``), for a caller that draws the
+    levels itself because it needs them (a loss weighted by each image's noise level).
     Returns `images` itself when the noise is 0. `rng` is a ``numpy.random.Generator``
     (a fresh unseeded one if None).
 
@@ -118,16 +134,19 @@ def add_noise(images, noise, rng=None, kind="gaussian"):
         >>> add_noise(np.full((1, 4), 0.5, np.float32), 0.5, np.random.default_rng(0), kind="masking")
         array([[0.5, 0.5, 0.5, 0. ]], dtype=float32)
     """
-    level = _check_noise(noise, kind)
-    if isinstance(level, tuple):
-        if level[1] == 0:
+    # one level per image: a column (n, 1, ...) that broadcasts over the pixels
+    per_image = (len(images),) + (1,) * (np.ndim(images) - 1) if np.ndim(images) > 1 else ()
+    if isinstance(noise, np.ndarray) and noise.ndim > 0:
+        level = _checked_levels(noise, per_image, kind)
+    else:
+        level = _check_noise(noise, kind)
+        if isinstance(level, tuple):
+            if level[1] == 0:
+                return images
+            rng = np.random.default_rng() if rng is None else rng
+            level = rng.uniform(level[0], level[1], per_image).astype(np.float32)
+        elif level == 0:
             return images
-        rng = np.random.default_rng() if rng is None else rng
-        # one level per image: a column (n, 1, ...) that broadcasts over the pixels
-        per_image = (len(images),) + (1,) * (np.ndim(images) - 1) if np.ndim(images) > 1 else ()
-        level = rng.uniform(level[0], level[1], per_image).astype(np.float32)
-    elif level == 0:
-        return images
     rng = np.random.default_rng() if rng is None else rng
     if kind == "gaussian":
         noisy = rng.standard_normal(np.shape(images), dtype=np.float32)  # numpy's exact Gaussian
