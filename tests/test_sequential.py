@@ -171,6 +171,28 @@ def test_refinement_in_a_model_summary_picture_modes_and_file(tmp_path):
     assert loaded.summary() == model.summary()
 
 
+def test_a_block_inside_a_block_gets_rows_of_its_own_and_survives_save_and_load(tmp_path):
+    """A two-scale correction (a Residual inside a Refinement): its body's rows are labelled
+    .c2.1, .c2.2 ... and indented once more; a strided convolution says its stride."""
+    from tinygrad_ae import DepthToSpace, Refinement, Residual
+    guess = [Flatten(), Dense(64, 64, activation="sigmoid", seed=0), Reshape(1, 8, 8)]
+    down_and_up = Residual([Conv2D(4, 8, 3, stride=2, padding=1, seed=2), Conv2D(8, 16, 1, activation="linear", seed=3),
+                            DepthToSpace(2)])
+    block = Refinement(guess, [Conv2D(2, 4, 3, seed=1), down_and_up, Conv2D(4, 1, 3, activation="linear", seed=4)])
+    model = Sequential([Reshape(1, 8, 8), block, Flatten()], input_shape=(64,))
+    rows = model.summary().splitlines()
+    names = [row.split()[0] for row in rows[2:-2]]
+    assert names == ["layer1", "layer2", ".e1", ".e2", ".e3", ".c1", ".c2", ".c2.1", ".c2.2", ".c2.3", ".c3", "layer3"]
+    inner = rows[2 + names.index(".c2.1")]
+    assert inner.startswith("    .c2.1") and "Conv2D 4 -> 8, 3x3, stride 2 (ReLU)" in inner and "(None, 8, 4, 4)" in inner
+    assert "(None, 4, 8, 8)" in rows[2 + names.index(".c2.3")]      # DepthToSpace brings back 4 channels at 8x8
+    assert rows[2 + names.index(".c2")].endswith(str(down_and_up.num_parameters))
+    x = np.random.default_rng(0).random((3, 64), dtype=np.float32)
+    loaded = load_model(model.save(tmp_path / "nested"))
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert loaded.summary() == model.summary()
+
+
 def test_refinement_names_the_shapes_that_do_not_fit():
     from tinygrad_ae import Refinement
     x = Tensor.zeros(2, 1, 4, 4)

@@ -483,19 +483,24 @@ class Sequential(Model):
             layer1  Dense 4 -> 2 (ReLU)  (None, 2)          10
         """
         # (name, kind, output shape, parameters); a Residual's or Refinement's layers get
-        # indented rows of their own
+        # indented rows of their own, and so do the layers of a block inside a block
+        def rows_of(layer, shape, name, path, depth):  # path: ".c3" for the rows inside a block's c3
+            entries.append((" " * 2 * depth + name, " " * 2 * depth + _describe(layer), layer.output_shape(shape),
+                            layer.num_parameters))
+            for label, part, inner in _inner_layers_with_shapes(layer, shape):
+                rows_of(part, inner, f"{path}.{label}", f"{path}.{label}", depth + 1)
+
         entries, shape = [], self.shapes()[0]
         for i, layer in enumerate(self.layers, 1):
-            entries.append((f"layer{i}", _describe(layer), layer.output_shape(shape), layer.num_parameters))
-            for label, part, inner in _inner_layers_with_shapes(layer, shape):
-                entries.append((f"  .{label}", "  " + _describe(part), part.output_shape(inner), part.num_parameters))
+            rows_of(layer, shape, f"layer{i}", "", 0)
             shape = layer.output_shape(shape)
+        name_width = max([7] + [len(e[0]) for e in entries])
         width = max([4] + [len(e[1]) for e in entries])
         shape_width = max([12] + [len(str((None,) + tuple(e[2]))) for e in entries])
-        header = f"{'Layer':<7} {'Type':<{width}}  {'Output shape':<{shape_width}} {'Params':>8}"
+        header = f"{'Layer':<{name_width}} {'Type':<{width}}  {'Output shape':<{shape_width}} {'Params':>8}"
         rows = [header, "=" * len(header)]
         for name, kind, out, count in entries:
-            rows.append(f"{name:<7} {kind:<{width}}  {str((None,) + tuple(out)):<{shape_width}} {count:>8}")
+            rows.append(f"{name:<{name_width}} {kind:<{width}}  {str((None,) + tuple(out)):<{shape_width}} {count:>8}")
         rows += ["=" * len(header), f"Total params: {self.num_parameters:,}"]
         return "\n".join(rows)
 
@@ -620,8 +625,9 @@ def _describe(layer) -> str:
     if isinstance(layer, Dense):
         return f"Dense {layer.in_features} -> {layer.out_features} ({layer.activation.name})"
     if hasattr(layer, "in_channels"):
+        stride = "" if layer.stride == (1, 1) else f", stride {layer.stride[0] if layer.stride[0] == layer.stride[1] else layer.stride}"
         return (f"Conv2D {layer.in_channels} -> {layer.out_channels}, "
-                f"{layer.kernel_size[0]}x{layer.kernel_size[1]} ({layer.activation.name})")
+                f"{layer.kernel_size[0]}x{layer.kernel_size[1]}{stride} ({layer.activation.name})")
     if isinstance(layer, Residual):
         return "Residual: x + body(x)"
     if isinstance(layer, Refinement):
