@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import strategies as S
-from tinygrad_ae import MLP, SGD, Adam, Dense, Function, FusedAdam, Tensor, bce, cross_entropy, gradcheck, mse
+from tinygrad_ae import MLP, SGD, Adam, Dense, Function, FusedAdam, History, Tensor, bce, cross_entropy, gradcheck, mse
 from tinygrad_ae.layers import get_activation
 from tinygrad_ae.losses import get_loss
 
@@ -290,6 +290,16 @@ def test_history_plot_writes_a_png(tmp_path):
     fig = history.plot(tmp_path / "loss.png")
     assert (tmp_path / "loss.png").read_bytes().startswith(b"\x89PNG")
     assert len(fig.axes[0].lines) == 1  # no validation data: only the train curve
+
+
+def test_a_long_history_plot_title_wraps_inside_the_figure(tmp_path):
+    """The shipped conv model's curve once lost the end of its title off the figure's edge."""
+    title = "Blind conv-ms denoiser: weighted training loss and test MSE per epoch"
+    fig = History(train_loss=[0.5, 0.3], test_loss=[0.6, 0.4]).plot(tmp_path / "loss.png", title=title)
+    text = fig.axes[0].title
+    assert text.get_text().replace("\n", " ") == title
+    box, figure_box = text.get_window_extent(fig.canvas.get_renderer()), fig.bbox
+    assert figure_box.x0 <= box.x0 and box.x1 <= figure_box.x1 and box.y1 <= figure_box.y1
 
 
 def test_cross_entropy_takes_labels_in_every_common_form():

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import textwrap
 import threading
 import time
 import warnings
@@ -89,7 +90,7 @@ class History(dict):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
-        ax.set_title(title)
+        ax.set_title("\n".join(textwrap.wrap(title, 55)))  # a long title wraps instead of running off the figure
         ax.grid(alpha=0.3)
         ax.legend()
         fig.tight_layout()
