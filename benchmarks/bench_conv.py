@@ -1,6 +1,6 @@
 """How fast are tinygrad_ae's convolutions? Three measurements, printed as ratios.
 
-1. Training the shipped conv denoiser (examples/train_denoisers.py --arch conv) on the same
+1. Training the shipped conv denoiser (examples/train_denoisers.py --arch conv-ms) on the same
    batches with tinygrad_ae (``train_step`` compiled by ``jit``, as ``fit`` runs it) and with
    PyTorch CPU (the same layers, the same initial weights, Adam lr 1e-3, one thread each) at
    batch 1, 32 and 128: seconds and their ratio. ``--images`` sets how many training images
@@ -12,7 +12,7 @@
    timed alone.
 3. Peak RSS of a training step of the shipped model at batch 64, in a fresh process.
 
-    python benchmarks/bench_conv.py              # ~2 minutes on a quiet 2-core machine
+    python benchmarks/bench_conv.py              # ~6 minutes on a quiet 2-core machine
     python benchmarks/bench_conv.py --images 60000  # whole epochs
 
 Timings on a shared machine are noisy: the load average is printed with them.
@@ -29,7 +29,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
-from train_denoisers import TRAIN_NOISE, build  # noqa: E402  (the shipped architecture itself)
+from train_denoisers import SHIPPED_CONV, TRAIN_NOISE, build  # noqa: E402  (the shipped architecture itself)
 
 from tinygrad_ae import SGD, Dataset, FusedAdam, Tensor, conv2d, jit, train_step  # noqa: E402
 from tinygrad_ae import conv as conv_module  # noqa: E402  (its CONV2D_BACKWARD_AS_CONVOLUTION switch)
@@ -104,7 +104,7 @@ def epoch_seconds(batches, warm_up=WARM_UP_BATCHES):
     """
     import torch
 
-    model = build("conv", 0)
+    model = build(SHIPPED_CONV, 0)
     twin = torch_twin(model)
     optimizer, torch_optimizer = FusedAdam(model.parameters(), lr=1e-3), torch.optim.Adam(twin.parameters(), lr=1e-3)
     step = jit(lambda x, y: train_step(model, optimizer, x, y))
@@ -178,8 +178,8 @@ def peak_rss_of_one_step():
     carries it over across exec), which is what this probe once reported by mistake.
     """
     probe = ("import numpy as np, sys; sys.path.insert(0, 'examples');"
-             "from train_denoisers import build; from tinygrad_ae import FusedAdam, train_step;"
-             "m = build('conv', 0); o = FusedAdam(m.parameters()); x = np.random.rand(64, 784).astype('float32');"
+             "from train_denoisers import SHIPPED_CONV, build; from tinygrad_ae import FusedAdam, train_step;"
+             "m = build(SHIPPED_CONV, 0); o = FusedAdam(m.parameters()); x = np.random.rand(64, 784).astype('float32');"
              "[train_step(m, o, x, x) for _ in range(2)];"
              "print(next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM')))")
     run = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -122,6 +122,7 @@ def test_pca_2d_keeps_the_two_directions_of_largest_variance():
 
 @real_data
 @pytest.mark.parametrize("arch, recipe", [("wide", []), ("conv", ["--clip-loss", "--noise-weight", "0.3"]),
+                                          ("conv-ms", ["--clip-loss", "--noise-weight", "0.3"]),
                                           ("conv", []), ("dncnn", []), ("conv-s2d", [])])
 def test_train_denoisers_writes_the_model_its_record_and_loss_curve(arch, recipe, tmp_path, capsys):
     out = tmp_path / arch
@@ -139,7 +140,7 @@ def test_train_denoisers_writes_the_model_its_record_and_loss_curve(arch, recipe
         == bool(recipe)
     assert_png(Path(str(out) + "_loss.png"))
     assert loaded.predict(np.zeros(784, np.float32)).shape == (784,)
-    if arch == "conv":
+    if arch in ("conv", "conv-ms"):
         assert record["training"]["estimate_started_from"].endswith("mnist_denoising_wide.npz")
 
 
@@ -205,14 +206,15 @@ def test_train_denoisers_refuses_a_noise_weight_offset_that_is_not_positive(caps
         assert "needs a number > 0" in capsys.readouterr().err
 
 
-def test_the_conv_denoiser_starts_as_the_wide_mlp_it_refines():
-    """--arch conv: the estimate is a copy of the trained wide MLP, the correction starts at zero."""
+@pytest.mark.parametrize("arch", ["conv", "conv-ms"])
+def test_the_conv_denoiser_starts_as_the_wide_mlp_it_refines(arch):
+    """--arch conv / conv-ms: the estimate is a copy of the trained wide MLP, the correction starts at zero."""
     build = example("train_denoisers").build
     wide = load_model("mnist_denoising_wide")
-    model = build("conv", 0, estimate_from=ROOT / "models" / "mnist_denoising_wide.npz")
+    model = build(arch, 0, estimate_from=ROOT / "models" / "mnist_denoising_wide.npz")
     x = np.random.default_rng(0).random((3, 784), dtype=np.float32)
     np.testing.assert_allclose(model.predict(x), wide.predict(x), rtol=1e-6, atol=1e-7)
-    fresh = build("conv", 0)                                  # --estimate-from none: random weights
+    fresh = build(arch, 0)                                    # --estimate-from none: random weights
     assert not np.allclose(fresh.predict(x), wide.predict(x), atol=1e-3)
     with pytest.raises(ValueError, match="unknown arch 'unet'"):
         build("unet", 0)
@@ -416,6 +418,6 @@ def test_conv_notebook_runs_top_to_bottom(require_dot, tmp_path, monkeypatch):
     execute_notebook(nbclient, notebook, tmp_path, monkeypatch, timeout=300)
     text = "".join(o.get("text", "") for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs)
     difference = float(re.search(r"largest difference to the loop: (\S+)", text).group(1))
-    assert difference < 1e-5 and "True" in text and "Total params: 1,626,169" in text and "Refinement" in text
+    assert difference < 1e-5 and "True" in text and "Total params: 1,736,025" in text and "Refinement" in text
     assert float(re.search(r"largest difference, fast vs composed: (\S+)", text).group(1)) < 1e-10
     assert re.search(r"\n  0\.1 +22\.\d\d +\d+\.\d\d +\d+\.\d\d +\d+\.\d\d", text)
