@@ -294,12 +294,14 @@ def test_history_plot_writes_a_png(tmp_path):
 
 def test_a_long_history_plot_title_wraps_inside_the_figure(tmp_path):
     """The shipped conv model's curve once lost the end of its title off the figure's edge."""
-    title = "Blind conv-ms denoiser: weighted training loss and test MSE per epoch"
+    title = "Blind conv-two-scale denoiser: weighted training loss and test MSE per epoch"
     fig = History(train_loss=[0.5, 0.3], test_loss=[0.6, 0.4]).plot(tmp_path / "loss.png", title=title)
     text = fig.axes[0].title
     assert text.get_text().replace("\n", " ") == title
     box, figure_box = text.get_window_extent(fig.canvas.get_renderer()), fig.bbox
     assert figure_box.x0 <= box.x0 and box.x1 <= figure_box.x1 and box.y1 <= figure_box.y1
+    two_lines = History(train_loss=[0.5, 0.3]).plot(title="first line\nsecond line")
+    assert two_lines.axes[0].title.get_text() == "first line\nsecond line"  # the caller's line breaks stay
 
 
 def test_cross_entropy_takes_labels_in_every_common_form():

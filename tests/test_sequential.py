@@ -193,6 +193,12 @@ def test_a_block_inside_a_block_gets_rows_of_its_own_and_survives_save_and_load(
     assert loaded.summary() == model.summary()
 
 
+def test_a_stride_that_differs_across_the_axes_is_written_like_the_kernel_in_the_summary_and_the_picture():
+    model = Sequential([Reshape(1, 8, 8), Conv2D(1, 4, 3, stride=(1, 2), padding=1, seed=0), Flatten()], input_shape=(64,))
+    assert "Conv2D 1 -> 4, 3x3, stride 1x2 (ReLU)" in model.summary().splitlines()[3]
+    assert "Conv2D 1 -> 4, 3x3, stride 1x2" in model.plotGraph().source
+
+
 def test_refinement_names_the_shapes_that_do_not_fit():
     from tinygrad_ae import Refinement
     x = Tensor.zeros(2, 1, 4, 4)

@@ -625,7 +625,8 @@ def _describe(layer) -> str:
     if isinstance(layer, Dense):
         return f"Dense {layer.in_features} -> {layer.out_features} ({layer.activation.name})"
     if hasattr(layer, "in_channels"):
-        stride = "" if layer.stride == (1, 1) else f", stride {layer.stride[0] if layer.stride[0] == layer.stride[1] else layer.stride}"
+        (sh, sw) = layer.stride
+        stride = "" if (sh, sw) == (1, 1) else f", stride {sh}" if sh == sw else f", stride {sh}x{sw}"
         return (f"Conv2D {layer.in_channels} -> {layer.out_channels}, "
                 f"{layer.kernel_size[0]}x{layer.kernel_size[1]}{stride} ({layer.activation.name})")
     if isinstance(layer, Residual):

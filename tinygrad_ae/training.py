@@ -90,7 +90,8 @@ class History(dict):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
-        ax.set_title("\n".join(textwrap.wrap(title, 55)))  # a long title wraps instead of running off the figure
+        # a long line of the title wraps instead of running off the figure; its own line breaks stay
+        ax.set_title("\n".join(wrapped for line in title.split("\n") for wrapped in (textwrap.wrap(line, 55) or [""])))
         ax.grid(alpha=0.3)
         ax.legend()
         fig.tight_layout()
