@@ -1,13 +1,13 @@
 """How fast are tinygrad_ae's convolutions? Three measurements, printed as ratios.
 
-1. Training the shipped conv denoiser (examples/train_denoisers.py --arch conv-ms) on the same
+1. Training the shipped conv denoiser (examples/train_denoisers.py --arch conv-two-scale) on the same
    batches with tinygrad_ae (``train_step`` compiled by ``jit``, as ``fit`` runs it) and with
    PyTorch CPU (the same layers, the same initial weights, Adam lr 1e-3, one thread each) at
    batch 1, 32 and 128: seconds and their ratio. ``--images`` sets how many training images
    each batch size runs over (a full epoch is 60,000); the first two batches of each run before
    the clock starts, for both (``jit`` traces the step there).
 2. conv2d forward + backward per call (32 -> 32 channels, 3x3, padding 1, 28x28 images, the
-   shipped model's middle layer) at batch 1, 32 and 128, eager and compiled by ``jit``,
+   shipped model's full-resolution layers) at batch 1, 32 and 128, eager and compiled by ``jit``,
    against the floor: the three matmuls it does (forward, weight gradient, input gradient)
    timed alone.
 3. Peak RSS of a training step of the shipped model at batch 64, in a fresh process.
@@ -141,7 +141,7 @@ def best_of(function, repeats):
 
 
 def conv_versus_matmuls(batch, repeats, side=28):
-    """Seconds of conv2d forward + backward (the shipped model's middle layer: 32 -> 32
+    """Seconds of conv2d forward + backward (the shipped model's full-resolution layers: 32 -> 32
     channels, 3x3, padding 1, side x side images) run eagerly and compiled by ``jit`` (as
     ``fit`` runs it: windows copied into arrays made once), and of its three matmuls alone."""
     rng = np.random.default_rng(0)

@@ -122,7 +122,7 @@ def test_pca_2d_keeps_the_two_directions_of_largest_variance():
 
 @real_data
 @pytest.mark.parametrize("arch, recipe", [("wide", []), ("conv", ["--clip-loss", "--noise-weight", "0.3"]),
-                                          ("conv-ms", ["--clip-loss", "--noise-weight", "0.3"]),
+                                          ("conv-two-scale", ["--clip-loss", "--noise-weight", "0.3"]),
                                           ("conv", []), ("dncnn", []), ("conv-s2d", [])])
 def test_train_denoisers_writes_the_model_its_record_and_loss_curve(arch, recipe, tmp_path, capsys):
     out = tmp_path / arch
@@ -140,7 +140,7 @@ def test_train_denoisers_writes_the_model_its_record_and_loss_curve(arch, recipe
         == bool(recipe)
     assert_png(Path(str(out) + "_loss.png"))
     assert loaded.predict(np.zeros(784, np.float32)).shape == (784,)
-    if arch in ("conv", "conv-ms"):
+    if arch in ("conv", "conv-two-scale"):
         assert record["training"]["estimate_started_from"].endswith("mnist_denoising_wide.npz")
 
 
@@ -206,9 +206,34 @@ def test_train_denoisers_refuses_a_noise_weight_offset_that_is_not_positive(caps
         assert "needs a number > 0" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("arch", ["conv", "conv-ms"])
+@pytest.mark.parametrize("arch, extent", [("conv-two-scale", 25), ("conv", 17)])
+def test_how_far_each_correction_sees(arch, extent):
+    """The README's "25x25 pixels instead of 17x17": the rows and columns of the input that the
+    centre output pixel's gradient reaches."""
+    module = example("train_denoisers")
+    correction = module.two_scale_correction(0) if arch == "conv-two-scale" else module.dncnn(0, in_channels=2)
+    x = Tensor(np.random.default_rng(0).random((1, 2, 28, 28), dtype=np.float32), requires_grad=True)
+    y = x
+    for layer in correction:
+        y = layer(y)
+    y[0, 0, 14, 14].backward()
+    rows, columns = np.nonzero(np.abs(x.grad).sum(axis=(0, 1)))
+    assert np.ptp(rows) + 1 == extent and np.ptp(columns) + 1 == extent
+
+
+def test_train_denoisers_refuses_to_resume_a_model_of_another_architecture(tmp_path):
+    """--resume writes its checkpoints to --arch's file: a model of another architecture must be
+    refused before anything is written (it once could overwrite the shipped conv model)."""
+    main = example("train_denoisers").main
+    wide = ROOT / "models" / "mnist_denoising_wide.npz"
+    with pytest.raises(SystemExit, match=r"not the --arch conv architecture \(it was built by --arch wide\); give the --arch"):
+        main(["--resume", str(wide), "--arch", "conv", "--epochs", "0", "--out", str(tmp_path / "out")])
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("arch", ["conv", "conv-two-scale"])
 def test_the_conv_denoiser_starts_as_the_wide_mlp_it_refines(arch):
-    """--arch conv / conv-ms: the estimate is a copy of the trained wide MLP, the correction starts at zero."""
+    """--arch conv / conv-two-scale: the estimate is a copy of the trained wide MLP, the correction starts at zero."""
     build = example("train_denoisers").build
     wide = load_model("mnist_denoising_wide")
     model = build(arch, 0, estimate_from=ROOT / "models" / "mnist_denoising_wide.npz")

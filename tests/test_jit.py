@@ -163,7 +163,7 @@ def test_replay_equals_eager_on_the_shipped_models(name, optimizer):
 
 
 def test_replay_equals_eager_on_the_shipped_conv_denoiser():
-    """The headline model (the wide MLP refined by eight convolutions) as fit trains it: batch 1
+    """The headline model (the wide MLP refined by convolutions at two scales) as fit trains it: batch 1
     (G arrives with batch 1, where an NCHW gradient's rows are a view) and a batch of 3."""
     from tinygrad_ae import load_model
     rng = np.random.default_rng(0)
