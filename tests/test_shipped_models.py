@@ -95,6 +95,7 @@ def test_blind_denoisers_load_as_their_class_and_keep_the_shape(name, kind):
     assert model.predict(np.zeros(784, np.float32)).shape == (784,)
     assert model.predict(np.zeros((3, 784), np.float32)).shape == (3, 784)
     assert model.metadata["test_psnr"] == record(name)["test_psnr"]
+    assert model.summary() == record(name)["architecture"] == model.metadata["architecture"]  # the record shows every layer
 
 
 @pytest.mark.real_data
