@@ -17,7 +17,8 @@ recipe adds two things to the loss (``--clip-loss --noise-weight 0.3``, see ``we
 it scores the prediction clipped to [0, 1], as ``predict`` gives it, and weighs each image's
 squared error by 1/(std + 0.3), so that the lightly corrupted images, whose errors are small,
 are not drowned out by the heavily corrupted ones. After every epoch the model
-is saved (a crash loses one epoch at most); at the end the script scores it on the 10,000
+is saved to models/<name>_checkpoint.npz (a crash loses one epoch at most, and a run that stops
+early never replaces a finished model); at the end the script scores it on the 10,000
 test images at each noise level (Gaussian std 0.1/0.2/0.3/0.5; salt-and-pepper and masking: 10 % and
 30 % of the pixels; tinygrad_ae.metrics.denoising_scores) and writes
 
@@ -235,6 +236,9 @@ def parse_args(argv):
 def main(argv=None) -> dict:
     args = parse_args(argv)
     out = args.out or ROOT / "models" / NAMES[args.arch]
+    # Epochs are saved beside it, so that a run that stops early (Ctrl-C, NaN, a crash) never
+    # leaves a half-trained model in place of the finished one, the shipped one among them.
+    checkpoint = Path(str(out) + "_checkpoint")
     estimate_from = None if args.estimate_from.lower() == "none" else args.estimate_from
     if args.resume:
         model = load_model(args.resume)
@@ -260,7 +264,7 @@ def main(argv=None) -> dict:
                 one = History(weighted_epoch(model, optimizer, step, dataset, rng, args, validation))
             except KeyboardInterrupt:
                 sys.exit(f"stopped by Ctrl-C in epoch {epoch + 1}; " + (
-                    f"the checkpoint {out}.npz holds epoch {epoch} (go on with --resume and a new --seed)" if epoch
+                    f"the checkpoint {checkpoint}.npz holds epoch {epoch} (go on with --resume and a new --seed)" if epoch
                     else "no epoch had finished, so nothing was saved"))
         else:
             one = model.fit(dataset, epochs=1, optimizer=optimizer, autoencoder=True, noise=TRAIN_NOISE,
@@ -271,7 +275,7 @@ def main(argv=None) -> dict:
             history[key] += one[key]
         print(f"epoch {epoch + 1}/{args.epochs}  train {one['train_loss'][0]:.5f}  test {one['test_loss'][0]:.5f}"
               f"  lr {optimizer.lr:.2g}  ({one['seconds'][0]:.0f} s)", flush=True)
-        model.save(out, metadata={"unfinished": True, "history": dict(history)})  # a checkpoint
+        model.save(checkpoint, metadata={"unfinished": True, "history": dict(history)})
         if one.interrupted or (args.minutes and time.perf_counter() - started > 60 * args.minutes):
             break
     wall = sum(history["seconds"])
@@ -297,6 +301,7 @@ def main(argv=None) -> dict:
         "history": dict(history),
     }
     path = model.save(out, metadata=record)
+    Path(str(checkpoint) + ".npz").unlink(missing_ok=True)  # the finished model replaces it
     atomic_write_bytes(Path(out).with_suffix(".json"), (json.dumps(record, indent=2) + "\n").encode())
     what = "weighted training loss and test MSE" if args.noise_weight is not None else "MSE"
     history.plot(Path(str(out) + "_loss.png"), title=f"Blind {args.arch} denoiser: {what} per epoch")

@@ -138,6 +138,7 @@ def test_train_denoisers_writes_the_model_its_record_and_loss_curve(arch, recipe
     assert record["history"]["lr"] == [1e-3, 5e-4]  # cosine decay over the two epochs
     assert ("clipped to [0, 1], each image's squared error weighted by 1/(std + 0.3)" in record["training"]["loss"]) \
         == bool(recipe)
+    assert not Path(str(out) + "_checkpoint.npz").exists()  # the finished model replaced its checkpoint
     assert_png(Path(str(out) + "_loss.png"))
     assert loaded.predict(np.zeros(784, np.float32)).shape == (784,)
     if arch in ("conv", "conv-two-scale"):
@@ -180,6 +181,30 @@ def test_weighted_step_is_the_weighted_mse_of_the_clipped_prediction_and_compile
     assert runs[0][0] == runs[1][0]
     for eager, replayed in zip(runs[0][1], runs[1][1]):
         np.testing.assert_array_equal(eager, replayed)
+
+
+@real_data
+def test_a_run_that_stops_early_leaves_the_finished_model_alone(tmp_path, monkeypatch):
+    """Epochs are saved to <out>_checkpoint.npz: a run that fails in its second epoch keeps the
+    first one there and leaves the model already at <out>.npz (say, the shipped one) untouched."""
+    module = example("train_denoisers")
+    out = tmp_path / "denoiser"
+    finished = (ROOT / "models" / "mnist_denoising_wide.npz").read_bytes()
+    Path(str(out) + ".npz").write_bytes(finished)
+    epochs, real_epoch = [], module.weighted_epoch
+
+    def second_epoch_fails(*args):
+        epochs.append(1)
+        if len(epochs) == 2:
+            raise FloatingPointError("the training loss became nan; the last epoch's checkpoint is kept")
+        return real_epoch(*args)
+    monkeypatch.setattr(module, "weighted_epoch", second_epoch_fails)
+    with pytest.raises(FloatingPointError):
+        module.main(["--arch", "wide", "--epochs", "2", "--train-size", "64", "--test-size", "10", "--clip-loss",
+                     "--out", str(out)])
+    assert Path(str(out) + ".npz").read_bytes() == finished
+    checkpoint = load_model(str(out) + "_checkpoint.npz")
+    assert checkpoint.metadata["unfinished"] and len(checkpoint.metadata["history"]["train_loss"]) == 1
 
 
 @real_data
