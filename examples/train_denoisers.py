@@ -193,10 +193,12 @@ def check_resumed_architecture(model, args) -> None:
     """--resume must name a model of --arch's architecture: the output path and the record follow
     --arch, so a mismatch would write one architecture over another's file (the shipped model's,
     with the default --out). Raises SystemExit with what to give instead."""
-    expected = build(args.arch, 0)
-    if [layer.config() for layer in model.layers] != [layer.config() for layer in expected.layers]:
-        known = [arch for arch in NAMES if [l.config() for l in build(arch, 0).layers] == [l.config() for l in model.layers]]
-        hint = f"it was built by --arch {known[0]}" if known else "no --arch here builds it"
+    def layer_configs(m):
+        return [layer.config() for layer in m.layers]
+    resumed = layer_configs(model)
+    if resumed != layer_configs(build(args.arch, 0)):
+        built_by = next((arch for arch in NAMES if layer_configs(build(arch, 0)) == resumed), None)
+        hint = f"it was built by --arch {built_by}" if built_by else "no --arch here builds it"
         sys.exit(f"--resume {args.resume}: that model is not the --arch {args.arch} architecture ({hint}); "
                  "give the --arch it was trained with, so that its checkpoints go to that architecture's file")
 

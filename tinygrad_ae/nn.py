@@ -484,15 +484,15 @@ class Sequential(Model):
         """
         # (name, kind, output shape, parameters); a Residual's or Refinement's layers get
         # indented rows of their own, and so do the layers of a block inside a block
-        def rows_of(layer, shape, name, path, depth):  # path: ".c3" for the rows inside a block's c3
+        def rows_of(layer, shape, name, depth):  # inside layer2: .c3; inside .c3: .c3.1
             entries.append((" " * 2 * depth + name, " " * 2 * depth + _describe(layer), layer.output_shape(shape),
                             layer.num_parameters))
             for label, part, inner in _inner_layers_with_shapes(layer, shape):
-                rows_of(part, inner, f"{path}.{label}", f"{path}.{label}", depth + 1)
+                rows_of(part, inner, f"{name if depth else ''}.{label}", depth + 1)
 
         entries, shape = [], self.shapes()[0]
         for i, layer in enumerate(self.layers, 1):
-            rows_of(layer, shape, f"layer{i}", "", 0)
+            rows_of(layer, shape, f"layer{i}", 0)
             shape = layer.output_shape(shape)
         name_width = max([7] + [len(e[0]) for e in entries])
         width = max([4] + [len(e[1]) for e in entries])
